@@ -1,0 +1,11 @@
+"""Console script ``idgraph``. Each module below registers its commands on ``app``."""
+
+from __future__ import annotations
+
+from idgraph.cli import pipeline, serve, simulate, submit, train  # noqa: F401  (registration)
+from idgraph.cli.app import app
+
+
+def main() -> None:
+    """Entry point of the ``idgraph`` console script."""
+    app()

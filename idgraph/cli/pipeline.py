@@ -1,0 +1,95 @@
+"""Commands: ``daily`` and ``backfill`` (the daily stages in order, one Spark session)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from idgraph.cli.app import app
+from idgraph.cli.common import DateOpt, LakeOpt, console, parse_day, setup_logging, summary_table
+from idgraph.settings import load_settings
+
+
+def _print_day(report) -> None:  # type: ignore[no-untyped-def]
+    rows: list[tuple[str, object]] = []
+    for result in report.results:
+        if result.skipped:
+            rows.append((f"{result.stage}", f"skipped: {result.note}"))
+            continue
+        for key, value in result.summary.items():
+            rows.append((f"{result.stage}.{key}", value))
+    rows.append(("seconds per stage", ", ".join(f"{k} {v}" for k, v in report.seconds.items())))
+    console.print(summary_table(f"idgraph day {report.day}", rows))
+    if report.failed:
+        console.print(f"[bold red]FAILED at stage {report.failed}:[/] {report.error}")
+
+
+@app.command()
+def daily(
+    lake: LakeOpt,
+    date: DateOpt,
+    redis_url: Annotated[
+        str | None, typer.Option(help="Redis/Valkey to publish to; default: embedded server.")
+    ] = None,
+    publish: Annotated[bool, typer.Option(help="Publish to Redis after the graph.")] = True,
+    force: Annotated[bool, typer.Option(help="Publish even if the gate fails.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run every daily stage for one day, then publish the graph (gate permitting)."""
+    from idgraph.pipeline import DAILY_STAGES, PUBLISH_STAGE, build_session, make_progress, run_day
+
+    setup_logging(verbose)
+    day = parse_day(date)
+    settings = load_settings(lake={"root": lake}, redis={"url": redis_url})
+    started = time.perf_counter()
+    spark = build_session(settings)
+    stages = DAILY_STAGES + ((PUBLISH_STAGE,) if publish else ())
+    with make_progress() as progress:
+        report = run_day(
+            spark, settings, day, stages=stages, progress=progress,
+            stage_kwargs={"publish": {"force": force}},
+        )
+    _print_day(report)
+    console.print(f"day {day} {'done' if report.ok else 'FAILED'} in "
+                  f"{time.perf_counter() - started:.0f}s")
+    spark.stop()
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def backfill(
+    lake: LakeOpt,
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD (inclusive).")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the daily stages for every day of a range, in date order, without publishing."""
+    from idgraph.pipeline import build_session, day_range, make_progress, run_day
+
+    setup_logging(verbose)
+    days = day_range(parse_day(start, name="start"), parse_day(end, name="end"))
+    settings = load_settings(lake={"root": lake})
+    started = time.perf_counter()
+    spark = build_session(settings)
+    reports = []
+    with make_progress() as progress:
+        overall = progress.add_task("backfill", total=len(days))
+        for day in days:
+            report = run_day(spark, settings, day, progress=progress)
+            reports.append(report)
+            progress.advance(overall)
+            if not report.ok:
+                break
+    for report in reports:
+        _print_day(report)
+    ok = all(r.ok for r in reports) and len(reports) == len(days)
+    console.print(
+        f"backfill {days[0]}..{days[-1]}: {sum(r.ok for r in reports)}/{len(days)} days ok "
+        f"in {time.perf_counter() - started:.0f}s"
+    )
+    spark.stop()
+    if not ok:
+        raise typer.Exit(code=1)

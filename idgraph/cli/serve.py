@@ -1,0 +1,3 @@
+"""Commands: serve (filled in by its area)."""
+
+from idgraph.cli.app import app  # noqa: F401

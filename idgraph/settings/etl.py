@@ -1,0 +1,28 @@
+"""Daily ETL and feature building."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from idgraph.settings.base import IdgraphSettings, settings_config
+
+
+class EtlSettings(IdgraphSettings):
+    """ETL settings (env ``IDGRAPH_ETL_*``)."""
+
+    model_config = settings_config("ETL_")
+
+    ip_hash_key: SecretStr = SecretStr("idgraph-local-dev-key-change-me")
+    """Key of the keyed hash of full IP addresses. Production sets it from a secret."""
+
+    lateness_days: int = Field(default=1, ge=0, le=30)
+    """Events older than the start of D minus this many days are ``bad_ts``."""
+
+    future_tolerance_minutes: int = Field(default=60, ge=0)
+    """Events later than the end of D plus this many minutes are ``bad_ts``."""
+
+    max_text_length: int = Field(default=2048, ge=64)
+    """``user_agent`` and ``url`` longer than this are truncated (and counted)."""
+
+    feature_window_days: int = Field(default=30, ge=1, le=400)
+    """Days of visits summarised in ``cookie_features``."""

@@ -1,0 +1,1 @@
+"""What every Spark job shares: the session builder, lake paths, partition I/O, schemas."""

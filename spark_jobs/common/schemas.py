@@ -1,0 +1,171 @@
+"""Schemas of the tables that cross stage boundaries: the contracts between packages.
+
+A stage may add columns; it may not drop or retype these. ``conform`` checks a DataFrame
+against one of them at the edge where it is written.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import types as T
+
+# Raw event fields as the ETL parses them (everything as read; validation decides).
+RAW_EVENT = T.StructType(
+    [
+        T.StructField("event_id", T.StringType()),
+        T.StructField("ts", T.StringType()),  # ISO string or epoch millis, parsed later
+        T.StructField("site_id", T.StringType()),
+        T.StructField("cookie_id", T.StringType()),
+        T.StructField("ip", T.StringType()),
+        T.StructField("user_agent", T.StringType()),
+        T.StructField("country", T.StringType()),
+        T.StructField("city", T.StringType()),
+        T.StructField("url", T.StringType()),
+        T.StructField("referrer", T.StringType()),
+        T.StructField("login_hash", T.StringType()),
+        T.StructField("consent", T.BooleanType()),
+    ]
+)
+
+# visits/dt=D: clean, privacy-safe visits. No raw IP, no raw e-mail.
+VISITS = T.StructType(
+    [
+        T.StructField("event_id", T.StringType(), False),
+        T.StructField("ts", T.TimestampType(), False),  # UTC
+        T.StructField("site_id", T.StringType(), False),
+        T.StructField("cookie_id", T.StringType(), False),
+        T.StructField("ip_prefix", T.StringType(), False),  # "203.0.113.0/24" or "2001:db8:1::/48"
+        T.StructField("ip_hash", T.StringType(), False),  # keyed hash of the full address, hex
+        T.StructField("ip_version", T.IntegerType(), False),  # 4 or 6
+        T.StructField("ua_family", T.StringType()),  # "Chrome", "Mobile Safari", …
+        T.StructField("ua_major", T.IntegerType()),
+        T.StructField("os_family", T.StringType()),  # "iOS", "Windows", …
+        T.StructField("device_type", T.StringType()),  # "mobile" | "tablet" | "desktop" | "other"
+        T.StructField("country", T.StringType()),
+        T.StructField("city", T.StringType()),
+        T.StructField("url_domain", T.StringType()),
+        T.StructField("url_path", T.StringType()),
+        T.StructField("query_terms", T.ArrayType(T.StringType())),
+        T.StructField("topic", T.StringType()),  # first path segment, a coarse content topic
+        T.StructField("referrer_domain", T.StringType()),
+        T.StructField("login_hash", T.StringType()),  # 64 lowercase hex or null
+    ]
+)
+
+# cookie_features/dt=D: one row per (site_id, cookie_id) seen in the window ending at D.
+IP_STAT = T.StructType(
+    [
+        T.StructField("ip_hash", T.StringType()),
+        T.StructField("ip_prefix", T.StringType()),
+        T.StructField("n_events", T.LongType()),
+        # Most distinct cookies seen on this IP hash on any one day of the window:
+        # a home IP has a handful, an office or CGNAT address hundreds.
+        T.StructField("ip_popularity", T.LongType()),
+    ]
+)
+IP_HOUR = T.StructType(
+    [
+        T.StructField("ip_hash", T.StringType()),
+        T.StructField("hour_bucket", T.LongType()),  # epoch hours (UTC)
+    ]
+)
+COOKIE_FEATURES = T.StructType(
+    [
+        T.StructField("site_id", T.StringType(), False),
+        T.StructField("cookie_id", T.StringType(), False),
+        T.StructField("first_seen", T.TimestampType()),
+        T.StructField("last_seen", T.TimestampType()),
+        T.StructField("n_events", T.LongType()),
+        T.StructField("n_active_days", T.IntegerType()),
+        T.StructField("ips", T.ArrayType(IP_STAT)),  # top IPs by events, capped
+        T.StructField(
+            "ip_prefixes",
+            T.ArrayType(
+                T.StructType(
+                    [
+                        T.StructField("ip_prefix", T.StringType()),
+                        T.StructField("n_events", T.LongType()),
+                    ]
+                )
+            ),
+        ),
+        T.StructField("ip_hours", T.ArrayType(IP_HOUR)),  # recent (ip, hour) activity, capped
+        T.StructField("ua_family", T.StringType()),  # most frequent in the window
+        T.StructField("ua_major", T.IntegerType()),  # latest seen
+        T.StructField("os_family", T.StringType()),
+        T.StructField("device_type", T.StringType()),
+        T.StructField("country", T.StringType()),
+        T.StructField("city", T.StringType()),
+        T.StructField("hour_profile", T.ArrayType(T.DoubleType())),  # 24 shares summing to 1
+        T.StructField("query_terms", T.ArrayType(T.StringType())),  # top terms, capped
+        T.StructField("topics", T.ArrayType(T.StringType())),  # top topics, capped
+        T.StructField("login_hash", T.StringType()),  # latest seen, null if never logged in
+    ]
+)
+
+# candidate_pairs/dt=D: each unordered pair once, (site_id_l, cookie_id_l) < (…_r).
+PAIR_KEYS = ["site_id_l", "cookie_id_l", "site_id_r", "cookie_id_r"]
+CANDIDATE_PAIRS = T.StructType(
+    [
+        T.StructField("site_id_l", T.StringType(), False),
+        T.StructField("cookie_id_l", T.StringType(), False),
+        T.StructField("site_id_r", T.StringType(), False),
+        T.StructField("cookie_id_r", T.StringType(), False),
+        T.StructField("blocking_keys", T.ArrayType(T.StringType()), False),
+    ]
+)
+
+# scored_pairs/dt=D
+SCORED_PAIRS = T.StructType(
+    [
+        T.StructField("site_id_l", T.StringType(), False),
+        T.StructField("cookie_id_l", T.StringType(), False),
+        T.StructField("site_id_r", T.StringType(), False),
+        T.StructField("cookie_id_r", T.StringType(), False),
+        T.StructField("score", T.DoubleType(), False),
+        T.StructField("threshold", T.DoubleType(), False),  # the champion's decision threshold
+        T.StructField("model_version", T.StringType(), False),
+    ]
+)
+
+# identity_graph/dt=D (DESIGN.md contract)
+LINK_TYPES = ("deterministic", "probabilistic", "singleton")
+IDENTITY_GRAPH = T.StructType(
+    [
+        T.StructField("site_id", T.StringType(), False),
+        T.StructField("cookie_id", T.StringType(), False),
+        T.StructField("unified_id", T.StringType(), False),
+        T.StructField("component_size", T.LongType(), False),
+        T.StructField("link_type", T.StringType(), False),
+        T.StructField("confidence", T.DoubleType(), False),
+    ]
+)
+
+# reconciliation/dt=D (DESIGN.md contract); warning counts are added as further columns.
+RECONCILIATION_REQUIRED = [
+    "lines_read",
+    "visits_written",
+    "duplicates_dropped",
+    "no_consent_dropped",
+    "quarantined",
+]
+
+
+def missing_columns(df: DataFrame, schema: T.StructType) -> list[str]:
+    """Columns of ``schema`` that ``df`` lacks or holds with another type."""
+    have = {f.name: f.dataType for f in df.schema.fields}
+    return [
+        f.name for f in schema.fields if f.name not in have or have[f.name] != f.dataType
+    ]
+
+
+def conform(df: DataFrame, schema: T.StructType, *, table: str) -> DataFrame:
+    """Check ``df`` carries every column of ``schema`` with its type; keep extra columns.
+
+    Raises:
+        ValueError: naming the missing or mistyped columns.
+    """
+    bad = missing_columns(df, schema)
+    if bad:
+        raise ValueError(f"{table}: missing or mistyped columns {bad}")
+    return df

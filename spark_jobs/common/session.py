@@ -1,0 +1,74 @@
+"""The one place that builds a SparkSession.
+
+Local mode is sized for a small machine; on EMR, spark-submit's configuration wins because we
+set ``master`` and resources only when the settings ask for them or nothing else did.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from pyspark import SparkConf
+from pyspark.sql import SparkSession
+
+from idgraph.settings import SparkSettings
+
+log = logging.getLogger(__name__)
+
+
+def _configure_environment() -> None:
+    # Workers must run this interpreter (the venv's), not whatever `python3` is on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # Avoid a reverse-DNS lookup of the host name that can hang in sandboxes.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # XGBoost/OpenMP busy-waiting next to Spark JVMs on few cores is catastrophically slow.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def build_spark(settings: SparkSettings, *, checkpoint_dir: str | None = None) -> SparkSession:
+    """Build (or return the active) SparkSession for these settings.
+
+    Args:
+        settings: the Spark concern of the app settings.
+        checkpoint_dir: where reliable checkpoints go (usually ``<lake>/_checkpoints``).
+
+    Returns:
+        The session, with dynamic partition overwrite so re-runs replace only their day.
+    """
+    _configure_environment()
+    submitted = SparkConf()  # carries spark.* properties when launched by spark-submit
+    builder = SparkSession.builder.appName(settings.app_name)
+    if settings.master:
+        builder = builder.master(settings.master)
+    elif not submitted.contains("spark.master"):
+        builder = builder.master("local[*]")
+    local = (settings.master or submitted.get("spark.master", "local[*]")).startswith("local")
+    conf: dict[str, str] = {
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.ui.enabled": str(settings.ui_enabled).lower(),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.parquet.compression.codec": "zstd",
+    }
+    if local:
+        conf |= {
+            "spark.driver.memory": settings.driver_memory,
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            # Broadcast joins of small dimension tables save shuffles on one machine.
+            "spark.sql.autoBroadcastJoinThreshold": str(64 * 1024 * 1024),
+            "spark.default.parallelism": str(max(2, settings.shuffle_partitions)),
+        }
+    conf |= settings.extra_conf
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    if checkpoint_dir or settings.checkpoint_dir:
+        spark.sparkContext.setCheckpointDir(settings.checkpoint_dir or checkpoint_dir)
+    log.info("spark %s master=%s", spark.version, spark.sparkContext.master)
+    return spark

@@ -1,0 +1,39 @@
+"""Test fixtures shared by every area: one lazily created, session-scoped SparkSession."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+# Before any JVM starts: workers must use this interpreter; no reverse-DNS of the host.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+# XGBoost's OpenMP threads spin while Spark's JVM wants the same two cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """The one SparkSession of the test run, built by the same code the jobs use."""
+    from idgraph.settings import SparkSettings
+    from spark_jobs.common.session import build_spark
+
+    settings = SparkSettings(
+        master="local[2]",  # both cores; tests are small, parallelism keeps them honest
+        shuffle_partitions=2,  # tiny DataFrames: more partitions only add task overhead
+        driver_memory="2g",  # small data; leaves room for the Valkey servers and xgboost
+        app_name="idgraph-tests",
+        extra_conf={
+            "spark.sql.adaptive.enabled": "false",  # stable plans and partition counts
+            "spark.rdd.compress": "false",  # local; CPU is scarcer than memory here
+            "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",  # surface bugs
+            "spark.python.worker.reuse": "true",  # worker start-up dominates small tasks
+        },
+    )
+    session = build_spark(settings, checkpoint_dir=str(tmp_path_factory.mktemp("checkpoints")))
+    yield session
+    session.stop()
