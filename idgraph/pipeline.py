@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 DAILY_STAGES: tuple[tuple[str, str], ...] = (
     ("etl", "spark_jobs.etl.job:run_etl"),
     ("features", "spark_jobs.etl.features_job:run_features"),
-    ("candidates", "spark_jobs.pair_scoring.job:run_candidates"),
-    ("scoring", "spark_jobs.pair_scoring.job:run_scoring"),
+    ("candidates", "spark_jobs.pair_scoring.candidates_job:run_candidates"),
+    ("scoring", "spark_jobs.pair_scoring.scoring_job:run_scoring"),
     ("graph", "spark_jobs.graph.job:run_graph"),
 )
 PUBLISH_STAGE = ("publish", "spark_jobs.graph.publish:run_publish")
