@@ -48,12 +48,17 @@ def daily(
     stages = DAILY_STAGES + ((PUBLISH_STAGE,) if publish else ())
     with make_progress() as progress:
         report = run_day(
-            spark, settings, day, stages=stages, progress=progress,
+            spark,
+            settings,
+            day,
+            stages=stages,
+            progress=progress,
             stage_kwargs={"publish": {"force": force}},
         )
     _print_day(report)
-    console.print(f"day {day} {'done' if report.ok else 'FAILED'} in "
-                  f"{time.perf_counter() - started:.0f}s")
+    console.print(
+        f"day {day} {'done' if report.ok else 'FAILED'} in {time.perf_counter() - started:.0f}s"
+    )
     spark.stop()
     if not report.ok:
         raise typer.Exit(code=1)

@@ -100,6 +100,9 @@ COOKIE_FEATURES = T.StructType(
         T.StructField("query_terms", T.ArrayType(T.StringType())),  # top terms, capped
         T.StructField("topics", T.ArrayType(T.StringType())),  # top topics, capped
         T.StructField("login_hash", T.StringType()),  # latest seen, null if never logged in
+        # Distinct IP hashes in the window before ``ips`` was capped: tells a cookie that
+        # roams over many networks (mobile) from one that stays home, and whether the cap bit.
+        T.StructField("n_ips", T.LongType()),
     ]
 )
 
@@ -154,9 +157,7 @@ RECONCILIATION_REQUIRED = [
 def missing_columns(df: DataFrame, schema: T.StructType) -> list[str]:
     """Columns of ``schema`` that ``df`` lacks or holds with another type."""
     have = {f.name: f.dataType for f in df.schema.fields}
-    return [
-        f.name for f in schema.fields if f.name not in have or have[f.name] != f.dataType
-    ]
+    return [f.name for f in schema.fields if f.name not in have or have[f.name] != f.dataType]
 
 
 def conform(df: DataFrame, schema: T.StructType, *, table: str) -> DataFrame:
