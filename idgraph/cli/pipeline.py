@@ -98,3 +98,100 @@ def backfill(
     spark.stop()
     if not ok:
         raise typer.Exit(code=1)
+
+
+@app.command()
+def demo(
+    lake: LakeOpt = "demo-lake",
+    days: Annotated[int, typer.Option(help="Days of simulated history.")] = 14,
+    people: Annotated[int, typer.Option(help="People in the simulated world.")] = 1_500,
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 7,
+    serve: Annotated[bool, typer.Option(help="Finish with lookups against the service.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """The whole story on embedded defaults: simulate, backfill, train, publish, serve."""
+    import datetime as dt
+    import shutil
+
+    from idgraph import demo as story
+    from idgraph.pipeline import (
+        DAILY_STAGES,
+        PUBLISH_STAGE,
+        build_session,
+        day_range,
+        make_progress,
+        run_day,
+    )
+    from idgraph.simulator import simulate
+
+    setup_logging(verbose)
+    plan = story.DemoPlan(days=days, people=people, seed=seed)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        timings[name] = round(now - since, 1)
+        return now
+
+    console.rule("1/6 simulate")
+    shutil.rmtree(lake, ignore_errors=True)
+    sim = simulate(lake, plan.start, plan.days, plan.people, plan.seed, bad_rate=plan.bad_rate)
+    console.print(f"simulated {sim}")
+    t = lap("simulate", started)
+
+    settings = story.settings_for(lake)
+    spark = build_session(settings)
+    history = day_range(plan.start, plan.last_day - dt.timedelta(days=1))
+    console.rule(f"2/6 backfill {history[0]}..{history[-1]} (no model yet)")
+    with make_progress() as progress:
+        overall = progress.add_task("backfill", total=len(history))
+        for day in history:
+            report = run_day(spark, settings, day, progress=progress)
+            progress.advance(overall)
+            if not report.ok:
+                _print_day(report)
+                raise typer.Exit(code=1)
+    _print_day(report)
+    t = lap("backfill", t)
+
+    console.rule(f"3/6 train the first model as of {history[-1]}")
+    from training.train import run_training
+
+    trained = run_training(spark, settings, history[-1])
+    console.print(summary_table("training", trained.summary))
+    t = lap("train", t)
+
+    console.rule(f"4/6 daily run of {plan.last_day} with the champion, then publish")
+    report = run_day(
+        spark,
+        settings,
+        plan.last_day,
+        stages=DAILY_STAGES + (PUBLISH_STAGE,),
+        stage_kwargs={"publish": {"force": False}},
+    )
+    _print_day(report)
+    if not report.ok:
+        raise typer.Exit(code=1)
+    t = lap("daily", t)
+
+    console.rule("5/6 evaluate against the simulator's ground truth")
+    from training.evaluate import run_evaluation
+
+    run_evaluation(spark, settings, plan.last_day)
+    spark.stop()
+    t = lap("evaluate", t)
+
+    if serve:
+        console.rule("6/6 lookups against the live service")
+        port = story._free_port()
+        proc = story.start_service(lake, port)
+        try:
+            figures = story.lookups(console, lake, plan.last_day, port)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        console.print(summary_table("service", figures))
+        t = lap("serve", t)
+    console.print(summary_table("demo timings (s)", timings))
+    console.print(f"demo done in {time.perf_counter() - started:.0f}s; lake at {lake}")
