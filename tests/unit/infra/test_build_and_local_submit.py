@@ -1,0 +1,72 @@
+"""The EMR build packs a relocatable venv; submit --target local builds the spark-submit line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from idgraph.build_emr import pack_venv
+from idgraph.settings import SparkSettings
+from idgraph.submit import plan_jobs
+from idgraph.submit.local import build_command, build_env, spark_submit_path
+
+DAY = dt.date(2024, 3, 5)
+
+
+def test_packed_venv_keeps_code_and_drops_pyspark_jars(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "spark_jobs").mkdir()
+    (site / "spark_jobs" / "entrypoint.py").write_text("print('hi')\n")
+    (site / "pyspark" / "jars").mkdir(parents=True)
+    (site / "pyspark" / "__init__.py").write_text("")
+    (site / "pyspark" / "jars" / "spark-core.jar").write_bytes(b"\0" * 1024)
+
+    archive = pack_venv(venv, tmp_path / "idgraph-venv.tar.gz", python_prefix="/usr")
+
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+        links = {m.name: m.linkname for m in tar.getmembers() if m.name.startswith("bin/python")}
+    assert any(n.endswith("site-packages/spark_jobs/entrypoint.py") for n in names)
+    assert any(n.endswith("site-packages/pyspark/__init__.py") for n in names)
+    assert not any("pyspark/jars" in n for n in names)
+    # Relinked to the interpreter EMR's image provides, not this machine's.
+    assert "bin/python" in links
+    assert any(target.startswith("/usr/bin/python3") for target in links.values()), links
+
+
+def test_local_etl_command_runs_the_entrypoint_with_spark_submit(tmp_path: Path) -> None:
+    job = plan_jobs("etl", DAY, str(tmp_path / "lake"))[0]
+    spark = SparkSettings(master="local[2]", shuffle_partitions=3, driver_memory="1g",
+                          extra_conf={"spark.sql.adaptive.enabled": "false"})  # fmt: skip
+
+    command = build_command(job, spark)
+
+    assert Path(command[0]) == spark_submit_path() and spark_submit_path().is_file()
+    assert command[1:7] == ["--master", "local[2]", "--name", "idgraph-etl-2024-03-05",
+                            "--driver-memory", "1g"]  # fmt: skip
+    assert "spark.sql.shuffle.partitions=3" in command
+    assert "spark.sql.adaptive.enabled=false" in command
+    entry = command.index(next(c for c in command if c.endswith("spark_jobs/entrypoint.py")))
+    assert Path(command[entry]).is_file()
+    assert command[entry + 1 :] == [
+        "--stage", "etl", "--date", "2024-03-05", "--lake", str(tmp_path / "lake"),
+    ]  # fmt: skip
+
+
+def test_only_publish_gets_the_redis_target_and_daily_adds_publish() -> None:
+    jobs = plan_jobs("daily", DAY, "/l", redis_url="redis://h:1", force=True)
+    assert [j.stage for j in jobs] == ["daily", "publish"]
+    assert "--redis-url" not in jobs[0].arguments()
+    assert jobs[1].arguments()[-3:] == ["--redis-url", "redis://h:1", "--force"]
+    assert [j.stage for j in plan_jobs("daily", DAY, "/l", publish=False)] == ["daily"]
+
+
+def test_child_env_uses_this_interpreter_and_keeps_settings() -> None:
+    env = build_env({"IDGRAPH_ETL_LATENESS_DAYS": "2", "PATH": "/bin"})
+    assert env["PYSPARK_PYTHON"] == sys.executable == env["PYSPARK_DRIVER_PYTHON"]
+    assert env["IDGRAPH_ETL_LATENESS_DAYS"] == "2"
