@@ -1,4 +1,4 @@
-"""Weekly training and the model registry."""
+"""Weekly training, the model registry, champion/challenger promotion and evaluation."""
 
 from __future__ import annotations
 
@@ -15,11 +15,65 @@ class TrainingSettings(IdgraphSettings):
     tracking_uri: str | None = None
     """MLflow tracking URI. Unset: a SQLite store under the lake (``<lake>/mlflow/mlflow.db``)."""
 
+    artifact_location: str | None = None
+    """Where MLflow keeps model artefacts. Unset: ``<lake>/mlflow/artifacts``."""
+
+    experiment_name: str = "idgraph-pair-scorer"
+    """MLflow experiment that holds every training run."""
+
     model_name: str = "idgraph-pair-scorer"
     """Registered model name."""
 
     history_days: int = Field(default=180, ge=7)
     """Days of visits used for training (fewer when less history exists)."""
 
+    max_training_days: int = Field(default=20, ge=2)
+    """At most this many daily snapshots are read (evenly sampled, newest kept); consecutive
+    days share 29 of their 30 feature-window days, so reading all of them adds little."""
+
+    test_days: int = Field(default=7, ge=1)
+    """Pairs first seen in the last this-many days form the test batch."""
+
+    validation_days: int = Field(default=7, ge=1)
+    """Pairs first seen in the days before the test batch form the validation set."""
+
     target_precision: float = Field(default=0.95, gt=0.0, lt=1.0)
     """Decision threshold is chosen on validation data to reach this precision."""
+
+    min_positives: int = Field(default=20, ge=1)
+    """Fewer labelled positives than this in any split: no model is trained (no promotion)."""
+
+    min_negatives: int = Field(default=20, ge=1)
+    """Fewer labelled negatives than this in any split: no model is trained (no promotion)."""
+
+    n_estimators: int = Field(default=200, ge=1)
+    """Boosting rounds."""
+
+    max_depth: int = Field(default=6, ge=1, le=16)
+    """Depth of each tree."""
+
+    learning_rate: float = Field(default=0.1, gt=0.0, le=1.0)
+    """Shrinkage of each round."""
+
+    num_workers: int = Field(default=0, ge=0)
+    """XGBoost Spark workers (barrier tasks). 0: the local master's cores, else Spark's default
+    parallelism. More workers than task slots hangs the barrier stage forever."""
+
+    n_jobs: int = Field(default=1, ge=1)
+    """Threads per XGBoost worker; 1 avoids OpenMP contention with the Spark JVMs."""
+
+    seed: int = 7
+    """Seed of XGBoost's row/column sampling."""
+
+    promotion_margin: float = Field(default=0.005, ge=0.0)
+    """The challenger must beat the champion's test PR-AUC by at least this much."""
+
+    guardrail_tolerance: float = Field(default=0.02, ge=0.0)
+    """No guardrail metric (precision, recall, F1 at each model's own threshold) of the
+    challenger may fall more than this below the champion's."""
+
+    min_pr_auc: float = Field(default=0.6, ge=0.0, le=1.0)
+    """A first model becomes champion only with at least this test PR-AUC …"""
+
+    min_precision: float = Field(default=0.85, ge=0.0, le=1.0)
+    """… and at least this test precision at its threshold (and a non-zero recall)."""
