@@ -1,3 +1,93 @@
-"""Commands: simulate (filled in by its area)."""
+"""Command: ``idgraph simulate`` (raw pixel files and ground truth for a run of days)."""
 
-from idgraph.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from idgraph.cli.app import app
+from idgraph.cli.common import LakeOpt, console, parse_day, setup_logging, summary_table
+from idgraph.settings import load_settings
+
+
+@app.command()
+def simulate(
+    out: LakeOpt,
+    start_date: Annotated[str, typer.Option("--start-date", help="First day, YYYY-MM-DD.")],
+    days: Annotated[int | None, typer.Option(help="Number of days.", min=1)] = None,
+    people: Annotated[int | None, typer.Option(help="People in the world.", min=1)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same bytes).")] = None,
+    bad_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Injected bad records as a share of good lines (0 = none).", min=0.0, max=0.5
+        ),
+    ] = None,
+    activity: Annotated[
+        float | None, typer.Option(help="Multiplier on sessions per active person-day.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Simulate pixel traffic: raw/pixel/dt=…/*.json.gz plus the ground truth under truth/."""
+    from idgraph.simulator import simulate as run_simulation
+
+    setup_logging(verbose)
+    start = parse_day(start_date, name="start-date")
+    settings = load_settings(
+        lake={"root": out},
+        simulator={
+            "people": people,
+            "seed": seed,
+            "bad_record_rate": bad_rate,
+            "days": days,
+            "activity": activity,
+        },
+    ).simulator
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} days"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    with progress:
+        task = progress.add_task("simulating", total=settings.days)
+
+        def on_day(report) -> None:  # type: ignore[no-untyped-def]
+            progress.update(
+                task,
+                advance=1,
+                description=(
+                    f"{report.day}: {report.lines:,} lines ({report.injected:,} injected bad) "
+                    f"in {report.seconds:.1f}s"
+                ),
+            )
+
+        summary = run_simulation(
+            out,
+            start,
+            settings.days,
+            settings.people,
+            settings.seed,
+            bad_rate=settings.bad_record_rate,
+            activity=settings.activity,
+            on_day=on_day,
+        )
+    rows: list[tuple[str, object]] = [
+        ("lake", out),
+        ("days", f"{summary.start} .. {start.fromordinal(start.toordinal() + summary.days - 1)}"),
+        ("raw lines", summary.lines),
+        ("events per day (mean)", summary.lines // summary.days),
+        ("people / households", f"{summary.people:,} / {summary.households:,}"),
+        ("devices / browsers", f"{summary.devices:,} / {summary.browsers:,}"),
+        ("cookies", summary.cookies),
+    ]
+    rows += [(f"natural {kind}", n) for kind, n in summary.natural_by_kind.items()]
+    rows += [(f"injected {kind}", n) for kind, n in summary.injected_by_kind.items() if n]
+    rows += [
+        ("seconds", round(summary.seconds, 1)),
+        ("lines/s", int(summary.lines / max(summary.seconds, 1e-9))),
+    ]
+    console.print(summary_table("idgraph simulate", rows))

@@ -20,3 +20,9 @@ class SimulatorSettings(IdgraphSettings):
 
     bad_record_rate: float = Field(default=0.0, ge=0.0, le=0.5)
     """Share of extra raw lines injected as bad records of every kind in DESIGN.md."""
+
+    days: int = Field(default=7, ge=1, le=3_660)
+    """Number of days simulated when ``--days`` is not given."""
+
+    activity: float = Field(default=1.0, gt=0.0, le=10.0)
+    """Multiplier on sessions per active person-day (1.0 gives ~10-30 events per active day)."""

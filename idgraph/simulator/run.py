@@ -1,0 +1,227 @@
+"""``simulate``: build a world, generate each day's raw pixel files, then write the truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from idgraph.simulator import catalog as cat
+from idgraph.simulator.badrecords import KINDS
+from idgraph.simulator.cookies import REASONS, CookieStore
+from idgraph.simulator.delivery import Carry, assemble
+from idgraph.simulator.encode import render_lines
+from idgraph.simulator.lake_io import LakeWriter
+from idgraph.simulator.traffic import simulate_day
+from idgraph.simulator.useragents import KINDS as BROWSER_KINDS
+from idgraph.simulator.world import World, build_world
+
+# Independent generator streams per purpose, so e.g. the bad-record rate never changes the
+# good events, and the world does not depend on the number of days.
+_WORLD, _COOKIES, _TRAFFIC, _RENDER, _NATURAL, _INJECT = range(6)
+
+
+@dataclass
+class DayReport:
+    """Headline figures of one generated day."""
+
+    day: dt.date
+    lines: int
+    events_of_day: int
+    injected: int
+    seconds: float
+
+
+@dataclass
+class SimulationSummary:
+    """What ``simulate`` wrote."""
+
+    out: str
+    start: dt.date
+    days: int
+    people: int
+    households: int
+    devices: int
+    browsers: int
+    cookies: int
+    lines_per_day: dict[str, int] = field(default_factory=dict)
+    events_per_day: dict[str, int] = field(default_factory=dict)
+    injected_by_kind: dict[str, int] = field(default_factory=dict)
+    natural_by_kind: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def lines(self) -> int:
+        """Raw lines written over every day (events, duplicates and bad records)."""
+        return sum(self.lines_per_day.values())
+
+
+def _rng(seed: int, stream: int, day: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, stream, day])
+
+
+def simulate(
+    out: str,
+    start: dt.date,
+    days: int,
+    people: int,
+    seed: int,
+    bad_rate: float = 0.0,
+    activity: float = 1.0,
+    on_day: Callable[[DayReport], None] | None = None,
+) -> SimulationSummary:
+    """Simulate ``days`` days of pixel traffic from ``start`` into the lake at ``out``.
+
+    Writes ``raw/pixel/dt=D/part-NNNNN.json.gz`` per day, ``truth/injected/dt=D/counts.json``
+    per day, and at the end ``truth/cookies`` and ``truth/people`` (Parquet). Output is
+    byte-identical for the same arguments.
+
+    Args:
+        out: lake root (local path or ``s3://``).
+        start: first day.
+        days: number of days.
+        people: number of people in the world.
+        seed: random seed.
+        bad_rate: injected bad records as a share of each day's good lines (0 = none);
+            every kind gets at least one record when positive.
+        activity: multiplier on sessions per active person-day (volume knob).
+        on_day: called after each day is written (progress reporting).
+    """
+    if days < 1 or people < 1:
+        raise ValueError("days and people must be at least 1")
+    if not 0.0 <= bad_rate <= 0.5:
+        raise ValueError("bad_rate must be within [0, 0.5]")
+    started = time.perf_counter()
+    lake = LakeWriter(out)
+    world = build_world(people, _rng(seed, _WORLD))
+    store = CookieStore(len(world.browser_kind), _rng(seed, _COOKIES))
+    summary = SimulationSummary(
+        out=out,
+        start=start,
+        days=days,
+        people=people,
+        households=len(world.hh_country),
+        devices=len(world.device_type),
+        browsers=len(world.browser_kind),
+        cookies=0,
+        injected_by_kind=dict.fromkeys(KINDS, 0),
+        natural_by_kind={},
+    )
+    carry = Carry()
+    for d in range(days):
+        t0 = time.perf_counter()
+        day = start + dt.timedelta(days=d)
+        traffic = simulate_day(world, store, d, day, start, _rng(seed, _TRAFFIC, d), activity)
+        lines = render_lines(traffic, _rng(seed, _RENDER, d))
+        day_file, carry = assemble(
+            traffic,
+            lines,
+            carry,
+            day,
+            bad_rate,
+            world.mail,
+            _rng(seed, _NATURAL, d),
+            _rng(seed, _INJECT, d),
+        )
+        folder = f"raw/pixel/dt={day.isoformat()}"
+        lake.reset_dir(folder)
+        lake.write_gzip_parts(
+            folder,
+            [
+                ("\n".join(part) + "\n").encode("utf-8", "surrogateescape")
+                for part in day_file.parts
+            ],
+        )
+        counts_dir = f"truth/injected/dt={day.isoformat()}"
+        lake.reset_dir(counts_dir)
+        lake.write_bytes(
+            f"{counts_dir}/counts.json", orjson.dumps(day_file.counts, option=orjson.OPT_INDENT_2)
+        )
+        c = day_file.counts
+        summary.lines_per_day[day.isoformat()] = c["lines"]
+        summary.events_per_day[day.isoformat()] = c["events_of_day"]
+        for kind, value in c["injected"].items():
+            summary.injected_by_kind[kind] += value
+        for kind, value in c["natural"].items():
+            summary.natural_by_kind[kind] = summary.natural_by_kind.get(kind, 0) + value
+        if on_day is not None:
+            on_day(
+                DayReport(
+                    day,
+                    c["lines"],
+                    c["events_of_day"],
+                    sum(c["injected"].values()),
+                    time.perf_counter() - t0,
+                )
+            )
+    lake.write_parquet("truth/cookies", cookie_truth(world, store, start))
+    lake.write_parquet("truth/people", people_truth(world, store))
+    summary.cookies = store.n
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def cookie_truth(world: World, store: CookieStore, start: dt.date) -> pa.Table:
+    """One row per cookie ever issued: who owns it and where it came from."""
+    n = store.n
+    browser = store.browser[:n]
+    device = world.browser_device[browser]
+    person = world.device_owner[device]
+    kind = world.browser_kind[browser]
+    epoch = np.datetime64(start, "D")
+    return pa.table(
+        {
+            "site_id": pa.array([cat.SITE_IDS[s] for s in store.site[:n].tolist()]),
+            "cookie_id": pa.array([store.value(c, start) for c in range(n)]),
+            "person_id": pa.array(person, pa.int64()),
+            "household_id": pa.array(world.person_household[person], pa.int64()),
+            "device_id": pa.array(device, pa.int64()),
+            "browser_id": pa.array(browser, pa.int64()),
+            "device_type": pa.array(
+                [cat.DEVICE_TYPES[t] for t in world.device_type[device].tolist()]
+            ),
+            "os": pa.array([BROWSER_KINDS[k].os for k in kind.tolist()]),
+            "browser_family": pa.array([BROWSER_KINDS[k].browser for k in kind.tolist()]),
+            "shared_device": pa.array(world.device_type[device] == 2),
+            "first_day": pa.array(epoch + store.first_day[:n].astype("timedelta64[D]")),
+            "last_day": pa.array(epoch + store.last_day[:n].astype("timedelta64[D]")),
+            "ever_logged_in": pa.array(store.logged_in[:n]),
+            "origin": pa.array([REASONS[r] for r in store.reason[:n].tolist()]),
+            "replaces_cookie_id": pa.array(
+                [store.value(p, start) if p >= 0 else None for p in store.previous[:n].tolist()],
+                pa.string(),
+            ),
+        }
+    )
+
+
+def people_truth(world: World, store: CookieStore) -> pa.Table:
+    """One row per person: household, place, e-mails and login hashes, habits."""
+    p = np.arange(world.people)
+    hh = world.person_household
+    registered = (world.person_registered >= 0).any(axis=1)
+    hashes = [world.mail.hashes_of(i) if registered[i] else [] for i in p.tolist()]
+    owner = world.device_owner[world.browser_device[store.browser[: store.n]]]
+    return pa.table(
+        {
+            "person_id": pa.array(p, pa.int64()),
+            "household_id": pa.array(hh, pa.int64()),
+            "country": pa.array([cat.COUNTRIES[c][0] for c in world.hh_country[hh].tolist()]),
+            "city": pa.array([world.cities[c][1] for c in world.hh_city[hh].tolist()]),
+            "emails": pa.array(world.mail.count, pa.int8()),
+            "login_hashes": pa.array(hashes, pa.list_(pa.string())),
+            "office_id": pa.array(
+                np.where(world.person_office >= 0, world.person_office, -1), pa.int64()
+            ),
+            "consent_refuser": pa.array(world.person_refuser),
+            "has_phone": pa.array(world.person_phone >= 0),
+            "has_computer": pa.array(world.person_computer >= 0),
+            "household_tablet": pa.array(world.hh_tablet[hh] >= 0),
+            "cookies": pa.array(np.bincount(owner, minlength=world.people), pa.int64()),
+        }
+    )
