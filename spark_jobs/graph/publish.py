@@ -1,0 +1,326 @@
+"""Publish stage: the day's identity graph into Redis as a new version, then an atomic switch.
+
+Order of work (a failure anywhere before the switch leaves the live version untouched and
+removes the partial one):
+
+1. the graph stage's publish gate (``health/dt=D``) — refused unless ``force``;
+2. drain the service's recorded opt-outs into ``optouts/dt=D`` and drop every opted-out
+   cookie (by cookie, or by login hash: the whole person) from the graph;
+3. under a publish lock, write version ``YYYYMMDD.<n>`` beside the live one (cookie buckets,
+   then the login index), per Spark partition;
+4. verify: listpack limits respected, ``HLEN`` sum equals the row count, a sample read back
+   through the lookup path matches; apply opt-outs that arrived during the load;
+5. compare-and-set the live pointer; the old live version becomes ``previous`` (rollback
+   target), the one before it expires after ``redis.retired_ttl_s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from idgraph import keyspace as ks
+from idgraph.embedded import redis_target
+from idgraph.settings import AppSettings, load_settings
+from spark_jobs.common.io import partition_exists, read_partition, read_table
+from spark_jobs.common.optouts_drain import (
+    OPTOUTS_TABLE,
+    apply_optouts,
+    drain_optouts,
+    pending_optouts,
+)
+from spark_jobs.common.paths import Lake
+from spark_jobs.common.stage import StageFailed, StageResult
+from spark_jobs.graph import redis_loader as rl
+
+log = logging.getLogger(__name__)
+STAGE = "publish"
+
+
+def check_gate(spark: SparkSession, lake: Lake, day: dt.date, *, force: bool) -> str:
+    """Refuse the day unless ``health/dt=D`` says the gate passed (or ``force``).
+
+    Returns:
+        A note for the summary ("passed", or what was forced through).
+
+    Raises:
+        StageFailed: gate failed or no health row, and not forced.
+    """
+    if not partition_exists(spark, lake, "health", day):
+        if force:
+            return "forced: no health partition"
+        raise StageFailed(STAGE, f"gate failed: no health/dt={day} (run the graph stage first)")
+    row = read_partition(spark, lake, "health", day).select("gate_passed", "gate_failures").first()
+    if row is None:
+        raise StageFailed(STAGE, f"gate failed: health/dt={day} is empty")
+    if row["gate_passed"]:
+        return "passed"
+    failures = ", ".join(row["gate_failures"] or []) or "unspecified"
+    if force:
+        log.warning("publishing %s despite failed gate: %s", day, failures)
+        return f"forced past: {failures}"
+    raise StageFailed(
+        STAGE,
+        f"gate failed: {failures}; yesterday's version stays live (use --force to override)",
+        {"gate_failures": list(row["gate_failures"] or [])},
+    )
+
+
+def login_cookies(graph: DataFrame, features: DataFrame) -> DataFrame:
+    """Cookies an opt-out by login hash removes: every cookie of each person seen with it.
+
+    Args:
+        graph: identity graph rows (``site_id, cookie_id, unified_id``).
+        features: rows with ``site_id, cookie_id, login_hash`` (null when never logged in).
+
+    Returns:
+        Distinct ``(login_hash, site_id, cookie_id)``.
+    """
+    logged_in = features.where(F.col("login_hash").isNotNull()).select(
+        "site_id", "cookie_id", "login_hash"
+    )
+    persons = logged_in.join(
+        graph.select("site_id", "cookie_id", "unified_id"), ["site_id", "cookie_id"]
+    )
+    persons = persons.select("login_hash", "unified_id").distinct()
+    members = graph.select("unified_id", "site_id", "cookie_id")
+    return (
+        persons.join(members, "unified_id").select("login_hash", "site_id", "cookie_id").distinct()
+    )
+
+
+def exclude_optouts(graph: DataFrame, optouts: DataFrame, logins: DataFrame) -> DataFrame:
+    """Drop opted-out cookies: those named directly, and every cookie of a login-hash opt-out.
+
+    Args:
+        graph: identity graph rows.
+        optouts: the ``optouts`` table (``kind, site_id, cookie_id, login_hash``).
+        logins: output of ``login_cookies``.
+    """
+    by_cookie = optouts.where(F.col("kind") == "cookie").select("site_id", "cookie_id")
+    by_login = (
+        optouts.where(F.col("kind") == "login_hash")
+        .select("login_hash")
+        .join(logins, "login_hash")
+        .select("site_id", "cookie_id")
+    )
+    removed = by_cookie.unionByName(by_login).distinct()
+    return graph.join(removed, ["site_id", "cookie_id"], "left_anti")
+
+
+def _used_memory(client: Any) -> int:
+    info = client.info("memory")
+    if isinstance(info, dict) and "used_memory" not in info:  # cluster: one dict per node
+        return sum(int(node["used_memory"]) for node in info.values())
+    return int(info["used_memory"])
+
+
+def publish_graph(
+    spark: SparkSession,
+    graph: DataFrame,
+    logins: DataFrame | None,
+    *,
+    settings: AppSettings,
+    target: rl.RedisTarget,
+    day: dt.date,
+) -> dict[str, Any]:
+    """Load ``graph`` (and the login index) as a new version, verify it, switch to it.
+
+    Args:
+        spark: the session (used for parallelism only).
+        graph: rows to publish (``site_id, cookie_id, unified_id, confidence``), opt-outs
+            already excluded.
+        logins: ``(login_hash, site_id, cookie_id)`` rows of the login index, or None.
+        settings: app settings (``redis`` concern).
+        target: the Redis server or cluster.
+        day: the graph's day (names the version).
+
+    Returns:
+        Headline figures: version, cookies, buckets, load seconds and rate, bytes/cookie.
+
+    Raises:
+        StageFailed: when loading or verification fails; the live version is untouched.
+    """
+    cfg = settings.redis
+    client = target.client()
+    token = rl.acquire_lock(client)
+    version: ks.GraphVersion | None = None
+    try:
+        live, previous, expected = rl.read_live(client)
+        for stale in rl.registered_versions(client):  # a crashed publisher's leftovers
+            if stale.status == "loading":
+                log.warning("removing unfinished version %s", stale.name)
+                rl.delete_version(client, stale)
+        limits = rl.configure_listpack(
+            client, entries=cfg.listpack_entries, value=cfg.listpack_value
+        )
+        partitions = cfg.load_partitions or spark.sparkContext.defaultParallelism
+        graph = graph.select("site_id", "cookie_id", "unified_id", "confidence").persist()
+        cookies = graph.count()
+        login_rows = logins.persist() if logins is not None else None
+        n_logins = login_rows.select("login_hash").distinct().count() if login_rows else 0
+        version = ks.GraphVersion(
+            name=ks.version_name(day.strftime("%Y%m%d"), int(client.incr(ks.SEQ_KEY))),
+            buckets=ks.bucket_count(cookies, cfg.bucket_fill),
+            login_buckets=ks.bucket_count(n_logins, cfg.bucket_fill) if n_logins else 0,
+            cookies=cookies,
+            day=day.isoformat(),
+            status="loading",
+            published_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        client.hset(ks.VERSIONS_KEY, version.name, ks.encode_version(version))
+        memory_before = _used_memory(client)
+        started = time.perf_counter()
+        stats = rl.load_buckets(
+            rl.encode_cookies(graph, buckets=version.buckets),
+            target=target,
+            version=version.name,
+            kind="cookie",
+            partitions=partitions,
+            batch_fields=cfg.load_batch_fields,
+        )
+        load_seconds = time.perf_counter() - started
+        if login_rows is not None and version.login_buckets:
+            rl.load_buckets(
+                rl.encode_logins(login_rows, buckets=version.login_buckets),
+                target=target,
+                version=version.name,
+                kind="login",
+                partitions=partitions,
+                batch_fields=cfg.load_batch_fields,
+            )
+        bytes_per_cookie = (_used_memory(client) - memory_before) / max(1, cookies)
+        _verify(client, version, graph, stats, limits, sample=cfg.verify_sample)
+        late = [e for _, e in pending_optouts(client)]
+        late_removed = apply_optouts(client, version, late)
+        new_live = dataclasses.replace(version, status="live")
+        old_live = dataclasses.replace(live, status="previous") if live else None
+        drop = [previous.name] if previous else []
+        if not rl.switch_live(
+            client, expected=expected, live=new_live, previous=old_live, drop=drop
+        ):
+            raise StageFailed(STAGE, "the live version changed during the publish")
+        version = None  # live now: nothing to clean up
+        if previous is not None:
+            rl.expire_version(client, previous, cfg.retired_ttl_s)
+    except StageFailed:
+        raise
+    except Exception as exc:
+        raise StageFailed(STAGE, f"loading the new version failed: {exc}") from exc
+    finally:
+        if version is not None:
+            log.error("publish failed; removing partial version %s", version.name)
+            rl.delete_version(client, version)
+        rl.release_lock(client, token)
+        graph.unpersist()
+        client.close()
+    return {
+        "version": new_live.name,
+        "previous": old_live.name if old_live else "-",
+        "cookies": cookies,
+        "buckets": new_live.buckets,
+        "max_bucket": stats["max_bucket"],
+        "logins_indexed": n_logins,
+        "load_seconds": round(load_seconds, 2),
+        "cookies_per_s": round(cookies / max(load_seconds, 1e-9)),
+        "redis_bytes_per_cookie": round(bytes_per_cookie, 1),
+        "optouts_applied_late": late_removed,
+    }
+
+
+def _verify(
+    client: Any,
+    version: ks.GraphVersion,
+    graph: DataFrame,
+    stats: dict[str, int],
+    limits: dict[str, int],
+    *,
+    sample: int,
+) -> None:
+    problems = []
+    if stats["max_bucket"] > limits["entries"]:
+        problems.append(
+            f"largest bucket {stats['max_bucket']} > hash-max-listpack-entries {limits['entries']}"
+            " (raise redis.listpack_entries or lower redis.bucket_fill)"
+        )
+    if stats["max_value"] > limits["value"]:
+        problems.append(
+            f"longest value {stats['max_value']} B > hash-max-listpack-value {limits['value']}"
+        )
+    stored = rl.count_fields(client, version)
+    if stored != version.cookies or stats["added"] != version.cookies:
+        problems.append(
+            f"{version.cookies} rows but {stored} fields stored ({stats['added']} acknowledged):"
+            " duplicate cookies or a digest collision"
+        )
+    if sample and version.cookies:
+        fraction = min(1.0, 4.0 * sample / version.cookies)
+        rows = graph.sample(fraction=fraction, seed=7).limit(sample).collect()
+        problems += rl.read_back(client, version, rows)[:5]
+    if problems:
+        raise StageFailed(STAGE, "verification failed: " + "; ".join(problems))
+
+
+def run_publish(
+    spark: SparkSession, settings: AppSettings, day: dt.date, *, force: bool = False
+) -> StageResult:
+    """The publish stage of ``idgraph daily`` (see the module docstring for the steps)."""
+    lake = Lake(settings.lake.root)
+    gate = check_gate(spark, lake, day, force=force)
+    graph = read_partition(spark, lake, "identity_graph", day)
+    logins = None
+    if partition_exists(spark, lake, "cookie_features", day):
+        features = read_partition(spark, lake, "cookie_features", day)
+        logins = login_cookies(graph, features)
+    with redis_target(settings) as url:
+        target = rl.RedisTarget(url, cluster=settings.redis.cluster)
+        client = target.client()
+        try:
+            drained = drain_optouts(spark, settings, day, client=client)
+        finally:
+            client.close()
+        if _has_table(spark, lake):
+            optouts = read_table(spark, lake, OPTOUTS_TABLE)
+            empty = spark.createDataFrame([], "login_hash string, site_id string, cookie_id string")
+            graph = exclude_optouts(graph, optouts, logins if logins is not None else empty)
+            if logins is not None:
+                logins = logins.join(graph.select("site_id", "cookie_id"), ["site_id", "cookie_id"])
+        summary = publish_graph(spark, graph, logins, settings=settings, target=target, day=day)
+    summary |= {"gate": gate, "optouts_drained": drained}
+    return StageResult(STAGE, summary=summary, note=f"graph {summary['version']} live")
+
+
+def _has_table(spark: SparkSession, lake: Lake) -> bool:
+    from spark_jobs.common.io import list_partitions
+
+    return bool(list_partitions(spark, lake, OPTOUTS_TABLE))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """spark-submit entry point: ``publish.py --lake L --date D [--redis-url U] [--force]``."""
+    from idgraph.pipeline import build_session
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lake", required=True)
+    parser.add_argument("--date", required=True, type=dt.date.fromisoformat)
+    parser.add_argument("--redis-url")
+    parser.add_argument("--cluster", action="store_true", default=None)
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+    settings = load_settings(
+        lake={"root": args.lake}, redis={"url": args.redis_url, "cluster": args.cluster}
+    )
+    spark = build_session(settings)
+    result = run_publish(spark, settings, args.date, force=args.force)
+    print(result.summary)  # noqa: T201 - spark-submit's stdout is the step log
+
+
+if __name__ == "__main__":
+    main()
