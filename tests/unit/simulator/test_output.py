@@ -1,0 +1,158 @@
+"""The simulator's files: determinism, schema, exact bad-record counts, truth coverage, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import jsonschema
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from idgraph.simulator import BAD_RECORD_KINDS, simulate
+from tests.unit.simulator.oracle import classify, read_lines
+
+START = dt.date(2026, 3, 6)  # a Friday: the two days cover a weekday and a weekend day
+SCHEMA = json.loads((Path(__file__).parent / "pixel_event.schema.json").read_text())
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sim") / "lake"
+    simulate(str(root), START, days=2, people=400, seed=11, bad_rate=0.03)
+    return root
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(lake: Path, tmp_path: Path) -> None:
+    simulate(str(tmp_path / "again"), START, days=2, people=400, seed=11, bad_rate=0.03)
+    simulate(str(tmp_path / "other"), START, days=2, people=400, seed=12, bad_rate=0.03)
+    first, again, other = _files(lake), _files(tmp_path / "again"), _files(tmp_path / "other")
+    assert len(first) >= 2 * 3 + 2 + 2  # parts, counts and the two truth tables
+    assert first == again
+    assert set(first) == set(other)
+    assert all(first[name] != other[name] for name in first if "raw/pixel" in name)
+
+
+def test_bad_rate_does_not_move_the_good_events(lake: Path, tmp_path: Path) -> None:
+    simulate(str(tmp_path / "clean"), START, days=1, people=400, seed=11, bad_rate=0.0)
+    clean = read_lines(tmp_path / "clean", START)
+    dirty = set(read_lines(lake, START))
+    counts = json.loads((tmp_path / "clean/truth/injected/dt=2026-03-06/counts.json").read_text())
+    assert sum(counts["injected"].values()) == 0
+    # Only the events altered by warning kinds differ.
+    assert len([line for line in clean if line not in dirty]) <= 40
+
+
+def test_good_lines_follow_the_schema(lake: Path) -> None:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    reasons, kept = classify(read_lines(lake, START), START, set())
+    assert len(kept) > 1000
+    for event in kept:
+        validator.validate(event)
+        assert event["site_id"].endswith(".example")
+    ts_kinds = {type(e["ts"]) for e in kept}
+    assert ts_kinds == {str, int}  # ISO 8601 mostly, epoch millis from an old pixel
+
+
+def test_counts_match_the_files_exactly(lake: Path) -> None:
+    previous: set[str] = set()
+    for offset in range(2):
+        day = START + dt.timedelta(days=offset)
+        lines = read_lines(lake, day)
+        counts = json.loads((lake / f"truth/injected/dt={day}/counts.json").read_text())
+        reasons, kept = classify(lines, day, previous)
+        expected = {k: v for k, v in counts["counts"].items() if v}
+        assert dict(reasons) == expected, day
+        recon = counts["expected_reconciliation"]
+        assert recon["lines_read"] == len(lines)
+        assert recon["visits_written"] == len(kept)
+        assert recon["lines_read"] == (
+            recon["visits_written"]
+            + recon["duplicates_dropped"]
+            + recon["no_consent_dropped"]
+            + recon["quarantined"]
+        )
+        # Every kind of DESIGN.md's table is present (re-deliveries need a previous day).
+        wanted = set(BAD_RECORD_KINDS) - ({"duplicate_prev_day"} if offset == 0 else set())
+        assert wanted <= {k for k, v in counts["injected"].items() if v > 0}
+        previous = {e["event_id"] for e in kept}
+    assert counts["natural"]["late_from_prev_day"] > 0
+
+
+def test_late_events_belong_to_the_previous_day(lake: Path) -> None:
+    day = START + dt.timedelta(days=1)
+    _, kept = classify(read_lines(lake, day), day, set())
+    start_ms = int(dt.datetime(2026, 3, 7, tzinfo=dt.UTC).timestamp() * 1000)
+    late = [
+        e
+        for e in kept
+        if isinstance(e["ts"], int)
+        and e["ts"] < start_ms
+        or isinstance(e["ts"], str)
+        and e["ts"] < "2026-03-07"
+    ]
+    assert late, "some events of D-1 arrive in D's folder"
+
+
+def test_truth_covers_every_cookie_in_the_raw_files(lake: Path) -> None:
+    cookies = pq.read_table(lake / "truth" / "cookies").to_pylist()
+    people = pq.read_table(lake / "truth" / "people")
+    known = {(c["site_id"], c["cookie_id"]) for c in cookies}
+    assert len(known) == len(cookies)
+    assert {c["person_id"] for c in cookies} <= set(people.column("person_id").to_pylist())
+    for offset in range(2):
+        day = START + dt.timedelta(days=offset)
+        _, kept = classify(read_lines(lake, day), day, set())
+        seen = {(e["site_id"], e["cookie_id"]) for e in kept}
+        assert seen <= known
+    expected = {
+        "site_id",
+        "cookie_id",
+        "person_id",
+        "household_id",
+        "device_id",
+        "browser_id",
+        "device_type",
+        "first_day",
+        "last_day",
+        "ever_logged_in",
+    }
+    assert expected <= set(cookies[0])
+
+
+def test_cli_simulate_writes_the_lake(tmp_path: Path) -> None:
+    from idgraph.cli import app
+
+    out = tmp_path / "cli-lake"
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--out",
+            str(out),
+            "--start-date",
+            "2026-03-06",
+            "--days",
+            "2",
+            "--people",
+            "150",
+            "--seed",
+            "5",
+            "--bad-rate",
+            "0.05",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "idgraph simulate" in result.output and "injected bad_ip" in result.output
+    assert len(list((out / "raw/pixel/dt=2026-03-07").glob("part-*.json.gz"))) >= 3
+    assert (out / "truth/injected/dt=2026-03-07/counts.json").exists()
+    bad = CliRunner().invoke(app, ["simulate", "--out", str(out), "--start-date", "2026-02-30"])
+    assert bad.exit_code != 0
