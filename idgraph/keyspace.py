@@ -136,11 +136,11 @@ def encode_value(unified_id: str, confidence: float) -> bytes:
     conf = quantize_confidence(confidence)
     if _UUID.fullmatch(unified_id):
         return bytes((TAG_UUID, conf)) + bytes.fromhex(unified_id.replace("-", ""))
-    if _HEX.fullmatch(unified_id):
-        return bytes((TAG_HEX, conf)) + bytes.fromhex(unified_id)
     if _DECIMAL.fullmatch(unified_id) and int(unified_id) < 2**64:
         number = int(unified_id)
         return bytes((TAG_DECIMAL, conf)) + number.to_bytes(max(1, (number.bit_length() + 7) // 8))
+    if _HEX.fullmatch(unified_id):
+        return bytes((TAG_HEX, conf)) + bytes.fromhex(unified_id)
     match = _PREFIXED_HEX.fullmatch(unified_id)
     if match:
         prefix = match.group(1).encode()

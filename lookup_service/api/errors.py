@@ -1,0 +1,75 @@
+"""Error responses: documented shapes, readable 422s, and 503 when Redis is unavailable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from lookup_service.models import ID_RULE, LOGIN_HASH_RULE, Problem
+from lookup_service.store import StoreUnavailable
+
+
+def _example(detail: str) -> dict[str, Any]:
+    return {"application/json": {"example": {"detail": detail}}}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": Problem,
+        "description": "No valid X-API-Key.",
+        "content": _example("missing or invalid API key"),
+    },
+    404: {
+        "model": Problem,
+        "description": "Unknown cookie (never a guessed id).",
+        "content": _example("cookie news-site-01/c-0 is not in the graph"),
+    },
+    422: {
+        "model": Problem,
+        "description": "Invalid input; the detail says what is wrong.",
+        "content": _example(f"cookie_id: must be {ID_RULE}"),
+    },
+    503: {
+        "model": Problem,
+        "description": "Redis unavailable or no graph published.",
+        "content": _example("redis unavailable (circuit open)"),
+    },
+}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "path", "query")]
+    where = ".".join(loc) or "request"
+    field = loc[-1] if loc else ""
+    if error.get("type") in ("string_pattern_mismatch", "string_too_long", "string_too_short"):
+        rule = LOGIN_HASH_RULE if field == "login_hash" else ID_RULE
+        return f"{where}: must be {rule}"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    return JSONResponse(
+        {"detail": "; ".join(_describe(e) for e in errors), "errors": _plain(errors)},
+        status_code=422,
+    )
+
+
+def _plain(errors: Any) -> list[dict[str, Any]]:
+    return [
+        {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors
+    ]
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+
+def install(app: FastAPI) -> None:
+    """Register the error handlers."""
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StoreUnavailable, _unavailable)

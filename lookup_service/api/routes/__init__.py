@@ -1,0 +1,1 @@
+"""Routers: identity lookups, opt-out, health."""

@@ -1,0 +1,53 @@
+"""The lookup service application: ``create_app(settings)``.
+
+Run with ``idgraph serve`` (which starts the lake's embedded Valkey when no URL is given), or
+``uvicorn --factory lookup_service.main:create_app`` with ``IDGRAPH_REDIS_URL`` set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from idgraph.settings import AppSettings
+from lookup_service.api import errors
+from lookup_service.api.deps import get_settings
+from lookup_service.api.routes import health, identity, optout
+from lookup_service.metrics import LatencyMiddleware, Metrics
+from lookup_service.store import GraphStore, connect
+
+
+def create_app(settings: AppSettings | None = None) -> FastAPI:
+    """Build the app; ``settings`` (tests) replace the environment-built ones.
+
+    The Redis client and the live-version follower live for the app's lifespan.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = app.dependency_overrides.get(get_settings, get_settings)()
+        store = GraphStore(connect(resolved.redis), resolved.redis)
+        await store.start()
+        app.state.store = store
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="idgraph lookup service",
+        version="1.0.0",
+        summary="Which person is this cookie? Unified ids for ad-exchange integrations.",
+        lifespan=lifespan,
+    )
+    if settings is not None:
+        app.dependency_overrides[get_settings] = lambda: settings
+    app.state.metrics = Metrics()
+    app.include_router(identity.router)
+    app.include_router(optout.router)
+    app.include_router(health.router)
+    errors.install(app)
+    app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
+    return app

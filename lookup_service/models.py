@@ -1,0 +1,227 @@
+"""Request and response bodies of the HTTP contract (DESIGN.md), with OpenAPI examples."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
+
+ID_PATTERN = r"^[A-Za-z0-9._~:@+=\-]+$"
+ID_RULE = "1-128 characters from A-Z a-z 0-9 . _ ~ : @ + = -"
+LOGIN_HASH_PATTERN = r"^[0-9a-f]{64}$"
+LOGIN_HASH_RULE = "64 lowercase hex characters (SHA-256 of the normalised login)"
+
+SiteId = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=ID_PATTERN, description=f"Site: {ID_RULE}."),
+]
+CookieId = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=ID_PATTERN, description=f"Cookie: {ID_RULE}."),
+]
+LoginHash = Annotated[
+    str, Field(pattern=LOGIN_HASH_PATTERN, description=f"Hashed login: {LOGIN_HASH_RULE}.")
+]
+
+EXAMPLE_IDENTITY: JsonDict = {
+    "site_id": "news-site-01",
+    "cookie_id": "c-5f2b9a7e",
+    "unified_id": "u_3fa85f6457174562",
+    "confidence": 0.941,
+    "graph_version": "20240105.3",
+}
+EXAMPLE_LOGIN = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+class Identity(BaseModel):
+    """The person (unified id) a cookie belongs to, in the graph version that answered."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_IDENTITY]})
+
+    site_id: str
+    cookie_id: str
+    unified_id: str
+    confidence: float = Field(ge=0, le=1, description="Link confidence, in steps of 1/255.")
+    graph_version: str
+
+
+class Uid(BaseModel):
+    """One OpenRTB 2.6 ``user.eids[].uids[]`` entry."""
+
+    id: str
+    atype: int = Field(3, description="3: a person-based id (OpenRTB agent type).")
+
+
+class Eid(BaseModel):
+    """One OpenRTB 2.6 ``user.eids[]`` entry."""
+
+    source: str
+    uids: list[Uid]
+
+
+class Eids(BaseModel):
+    """The OpenRTB 2.6 ``user.eids`` shape (``?format=eids``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "eids": [
+                        {
+                            "source": "idgraph.example.com",
+                            "uids": [{"id": "u_3fa85f6457174562", "atype": 3}],
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    eids: list[Eid]
+
+
+class CookieRef(BaseModel):
+    """A first-party cookie."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: SiteId
+    cookie_id: CookieId
+
+
+class BatchRequest(BaseModel):
+    """Up to 1000 cookies, answered in request order."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "cookies": [
+                        {"site_id": "news-site-01", "cookie_id": "c-5f2b9a7e"},
+                        {"site_id": "shop-02", "cookie_id": "never-seen"},
+                    ]
+                }
+            ]
+        },
+    )
+
+    cookies: list[CookieRef] = Field(min_length=1, max_length=1000)
+
+
+class BatchResult(BaseModel):
+    """One cookie's answer; ``found`` is false (and the id null) for an unknown cookie."""
+
+    site_id: str
+    cookie_id: str
+    found: bool
+    unified_id: str | None = None
+    confidence: float | None = None
+
+
+class BatchResponse(BaseModel):
+    """Results in the order of the request."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "graph_version": "20240105.3",
+                    "results": [
+                        {
+                            "site_id": "news-site-01",
+                            "cookie_id": "c-5f2b9a7e",
+                            "found": True,
+                            "unified_id": "u_3fa85f6457174562",
+                            "confidence": 0.941,
+                        },
+                        {
+                            "site_id": "shop-02",
+                            "cookie_id": "never-seen",
+                            "found": False,
+                            "unified_id": None,
+                            "confidence": None,
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    graph_version: str
+    results: list[BatchResult]
+
+
+class OptoutRequest(BaseModel):
+    """Either a cookie (``site_id`` and ``cookie_id``) or a ``login_hash``, not both."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"site_id": "news-site-01", "cookie_id": "c-5f2b9a7e"},
+                {"login_hash": EXAMPLE_LOGIN},
+            ]
+        },
+    )
+
+    site_id: SiteId | None = None
+    cookie_id: CookieId | None = None
+    login_hash: LoginHash | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> OptoutRequest:
+        cookie = self.site_id is not None or self.cookie_id is not None
+        if self.login_hash is not None and cookie:
+            raise ValueError("give either site_id+cookie_id or login_hash, not both")
+        if self.login_hash is None and (self.site_id is None or self.cookie_id is None):
+            raise ValueError("give both site_id and cookie_id, or a login_hash")
+        return self
+
+
+class OptoutResponse(BaseModel):
+    """The opt-out is recorded; ``removed`` cookies left the live graph."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "recorded", "kind": "cookie", "removed": 1}]}
+    )
+
+    status: Literal["recorded"] = "recorded"
+    kind: Literal["cookie", "login_hash"]
+    removed: int
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    """Readiness: Redis reachable and a graph version published."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "ready", "graph_version": "20240105.3", "reason": None},
+                {"status": "not ready", "graph_version": None, "reason": "redis unreachable"},
+            ]
+        }
+    )
+
+    status: Literal["ready", "not ready"]
+    graph_version: str | None = None
+    reason: str | None = None
+
+
+class Problem(BaseModel):
+    """An error: what went wrong, in words."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"detail": "missing or invalid API key"}]}
+    )
+
+    detail: str
