@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from idgraph.settings.base import IdgraphSettings, settings_config
+
+BLOCKING_KEY_NAMES = ("ip", "ip_hour", "prefix_ua", "prefix_term")
 
 
 class PairSettings(IdgraphSettings):
@@ -14,3 +16,45 @@ class PairSettings(IdgraphSettings):
 
     max_block_size: int = Field(default=50, ge=2)
     """Blocks with more cookies than this are skipped (and counted), never expanded."""
+
+    block_size_overrides: dict[str, int] = Field(default_factory=dict)
+    """Per blocking key, a cap replacing ``max_block_size`` (e.g. ``{"ip_hour": 30}``)."""
+
+    blocking_keys: list[str] = Field(default_factory=lambda: list(BLOCKING_KEY_NAMES))
+    """Blocking keys in use: ``ip`` (same IP hash), ``ip_hour`` (same IP in the same hour),
+    ``prefix_ua`` (same IP prefix and browser/OS/device), ``prefix_term`` (same IP prefix
+    and a shared query term). The login hash is never a blocking key: it is the label."""
+
+    max_pairs_per_cookie: int = Field(default=20, ge=1)
+    """Each cookie keeps its strongest pairs up to this many (a pair survives when either of
+    its cookies keeps it), so the table holds at most this many pairs per cookie."""
+
+    term_block_prefixes: int = Field(default=3, ge=1)
+    """``prefix_term``: a cookie's busiest IP prefixes that take part."""
+
+    term_block_terms: int = Field(default=10, ge=1)
+    """``prefix_term``: a cookie's top query terms that take part."""
+
+    co_activity_hours: int = Field(default=1, ge=0)
+    """Pair feature ``co_hours_near``: same IP within this many hours of each other."""
+
+    site_pair_buckets: int = Field(default=64, ge=1)
+    """Pair feature ``site_pair_bucket``: hashed buckets of the (unordered) pair of sites."""
+
+    @field_validator("blocking_keys")
+    @classmethod
+    def _known_keys(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(BLOCKING_KEY_NAMES))
+        if unknown or not value:
+            raise ValueError(f"blocking_keys must be a non-empty subset of {BLOCKING_KEY_NAMES}")
+        return value
+
+    @field_validator("block_size_overrides")
+    @classmethod
+    def _known_overrides(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(BLOCKING_KEY_NAMES))
+        if unknown:
+            raise ValueError(f"unknown blocking key(s) {unknown}; known: {BLOCKING_KEY_NAMES}")
+        if any(v < 2 for v in value.values()):
+            raise ValueError("block size caps must be at least 2")
+        return value

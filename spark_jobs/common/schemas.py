@@ -115,6 +115,9 @@ CANDIDATE_PAIRS = T.StructType(
         T.StructField("site_id_r", T.StringType(), False),
         T.StructField("cookie_id_r", T.StringType(), False),
         T.StructField("blocking_keys", T.ArrayType(T.StringType()), False),
+        # Sum over the pair's blocks of 1 / (block size - 1): 1.0 for a block of two.
+        T.StructField("block_weight", T.DoubleType(), False),
+        T.StructField("n_blocks", T.LongType(), False),  # blocks that produced the pair
     ]
 )
 
