@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPTOUTS_TABLE = "optouts"
-OPTOUTS_SCHEMA = (
-    "kind string, site_id string, cookie_id string, login_hash string, requested_at timestamp"
-)
 _READ_CHUNK = 10_000
 
 
@@ -101,13 +98,14 @@ def drain_optouts(spark: SparkSession, settings: AppSettings, day: dt.date, *, c
         Opt-outs drained.
     """
     from spark_jobs.common.io import partition_exists, read_partition, write_partition
+    from spark_jobs.common.optouts import OPTOUTS
     from spark_jobs.common.paths import Lake
 
     entries = pending_optouts(client)
     if not entries:
         return 0
     lake = Lake(settings.lake.root)
-    drained: DataFrame = spark.createDataFrame(_rows(entries), OPTOUTS_SCHEMA)
+    drained: DataFrame = spark.createDataFrame(_rows(entries), OPTOUTS)
     if partition_exists(spark, lake, OPTOUTS_TABLE, day):
         existing = read_partition(spark, lake, OPTOUTS_TABLE, day).select(*drained.columns)
         # Materialise before overwriting the partition we read from.

@@ -5,7 +5,7 @@ removes the partial one):
 
 1. the graph stage's publish gate (``health/dt=D``) — refused unless ``force``;
 2. drain the service's recorded opt-outs into ``optouts/dt=D`` and drop every opted-out
-   cookie (by cookie, or by login hash: the whole person) from the graph;
+   cookie (named, or seen logged in with an opted-out login hash) from the graph;
 3. under a publish lock, write version ``YYYYMMDD.<n>`` beside the live one (cookie buckets,
    then the login index), per Spark partition;
 4. verify: listpack limits respected, ``HLEN`` sum equals the row count, a sample read back
@@ -29,9 +29,9 @@ from pyspark.sql import functions as F
 from idgraph import keyspace as ks
 from idgraph.embedded import redis_target
 from idgraph.settings import AppSettings, load_settings
-from spark_jobs.common.io import partition_exists, read_partition, read_table
+from spark_jobs.common.io import partition_exists, read_partition
+from spark_jobs.common.optouts import drop_opted_out, read_optouts
 from spark_jobs.common.optouts_drain import (
-    OPTOUTS_TABLE,
     apply_optouts,
     drain_optouts,
     pending_optouts,
@@ -74,45 +74,40 @@ def check_gate(spark: SparkSession, lake: Lake, day: dt.date, *, force: bool) ->
 
 
 def login_cookies(graph: DataFrame, features: DataFrame) -> DataFrame:
-    """Cookies an opt-out by login hash removes: every cookie of each person seen with it.
+    """Cookies an opt-out by login hash removes: the graph's cookies seen logged in with it.
+
+    The same rule as ``spark_jobs.common.optouts.drop_opted_out`` applies to later graphs,
+    so what the service removes at once stays removed.
 
     Args:
-        graph: identity graph rows (``site_id, cookie_id, unified_id``).
+        graph: identity graph rows (``site_id, cookie_id``).
         features: rows with ``site_id, cookie_id, login_hash`` (null when never logged in).
 
     Returns:
         Distinct ``(login_hash, site_id, cookie_id)``.
     """
-    logged_in = features.where(F.col("login_hash").isNotNull()).select(
-        "site_id", "cookie_id", "login_hash"
-    )
-    persons = logged_in.join(
-        graph.select("site_id", "cookie_id", "unified_id"), ["site_id", "cookie_id"]
-    )
-    persons = persons.select("login_hash", "unified_id").distinct()
-    members = graph.select("unified_id", "site_id", "cookie_id")
+    logged_in = features.where(F.col("login_hash").isNotNull())
     return (
-        persons.join(members, "unified_id").select("login_hash", "site_id", "cookie_id").distinct()
+        logged_in.select("login_hash", "site_id", "cookie_id")
+        .join(graph.select("site_id", "cookie_id"), ["site_id", "cookie_id"])
+        .distinct()
     )
 
 
-def exclude_optouts(graph: DataFrame, optouts: DataFrame, logins: DataFrame) -> DataFrame:
-    """Drop opted-out cookies: those named directly, and every cookie of a login-hash opt-out.
+def exclude_optouts(graph: DataFrame, optouts: DataFrame, logins: DataFrame | None) -> DataFrame:
+    """Drop opted-out cookies: those named directly, and those seen with an opted-out login.
 
     Args:
         graph: identity graph rows.
         optouts: the ``optouts`` table (``kind, site_id, cookie_id, login_hash``).
-        logins: output of ``login_cookies``.
+        logins: output of ``login_cookies``, or None when no login hashes are known.
     """
-    by_cookie = optouts.where(F.col("kind") == "cookie").select("site_id", "cookie_id")
-    by_login = (
-        optouts.where(F.col("kind") == "login_hash")
-        .select("login_hash")
-        .join(logins, "login_hash")
-        .select("site_id", "cookie_id")
-    )
-    removed = by_cookie.unionByName(by_login).distinct()
-    return graph.join(removed, ["site_id", "cookie_id"], "left_anti")
+    kept = drop_opted_out(graph, optouts, login_col=None)
+    if logins is None:
+        return kept
+    opted = optouts.where(F.col("kind") == "login_hash").select("login_hash").distinct()
+    removed = logins.join(F.broadcast(opted), "login_hash").select("site_id", "cookie_id")
+    return kept.join(removed, ["site_id", "cookie_id"], "left_anti")
 
 
 def _used_memory(client: Any) -> int:
@@ -286,21 +281,12 @@ def run_publish(
             drained = drain_optouts(spark, settings, day, client=client)
         finally:
             client.close()
-        if _has_table(spark, lake):
-            optouts = read_table(spark, lake, OPTOUTS_TABLE)
-            empty = spark.createDataFrame([], "login_hash string, site_id string, cookie_id string")
-            graph = exclude_optouts(graph, optouts, logins if logins is not None else empty)
-            if logins is not None:
-                logins = logins.join(graph.select("site_id", "cookie_id"), ["site_id", "cookie_id"])
+        graph = exclude_optouts(graph, read_optouts(spark, lake), logins)
+        if logins is not None:  # the index only needs cookies that are published
+            logins = logins.join(graph.select("site_id", "cookie_id"), ["site_id", "cookie_id"])
         summary = publish_graph(spark, graph, logins, settings=settings, target=target, day=day)
     summary |= {"gate": gate, "optouts_drained": drained}
     return StageResult(STAGE, summary=summary, note=f"graph {summary['version']} live")
-
-
-def _has_table(spark: SparkSession, lake: Lake) -> bool:
-    from spark_jobs.common.io import list_partitions
-
-    return bool(list_partitions(spark, lake, OPTOUTS_TABLE))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,8 +22,8 @@ router = APIRouter(prefix="/v1", tags=["optout"], dependencies=[ApiKeyDep])
 async def optout(body: OptoutRequest, store: StoreDep, metrics: MetricsDep) -> Any:
     """Record the opt-out durably and delete the affected cookies from the live graph at once.
 
-    A cookie opt-out removes that cookie; a login-hash opt-out removes every cookie of the
-    people seen logged in with it. The request is kept in Redis until the next daily publish
+    A cookie opt-out removes that cookie; a login-hash opt-out removes every cookie seen
+    logged in with it. The request is kept in Redis until the next daily publish
     drains it into the lake table ``optouts``, which every later graph excludes.
     """
     kind: Literal["cookie", "login_hash"]

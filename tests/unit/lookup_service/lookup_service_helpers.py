@@ -1,0 +1,61 @@
+"""Helpers of the service tests: a tiny graph written without Spark, test settings."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from idgraph import keyspace as ks
+from idgraph.settings import load_settings
+from spark_jobs.graph import redis_loader as rl
+
+API_KEY = "test-key-1"
+LOGIN = "ab" * 32
+
+
+def write_graph(
+    client: redis.Redis,
+    rows: Sequence[tuple[str, str, str, float]],
+    *,
+    name: str,
+    logins: dict[str, list[tuple[str, str]]] | None = None,
+    fill: int = 4,
+) -> ks.GraphVersion:
+    """Write ``rows`` (site, cookie, unified id, confidence) as version ``name`` and switch to it.
+
+    The same keyspace calls as the Spark loader, in plain Python, so service tests need no JVM.
+    """
+    version = ks.GraphVersion(
+        name=name,
+        buckets=ks.bucket_count(len(rows), fill),
+        login_buckets=ks.bucket_count(len(logins), fill) if logins else 0,
+        cookies=len(rows),
+    )
+    for site, cookie, uid, conf in rows:
+        key, field = ks.cookie_location(version, site, cookie)
+        client.hset(key, field, ks.encode_value(uid, conf))
+    for login, cookies in (logins or {}).items():
+        key, field = ks.login_location(version, login)  # type: ignore[misc]
+        client.hset(key, field, ks.encode_digests(ks.cookie_digest(s, c) for s, c in cookies))
+    live, _, raw = rl.read_live(client)
+    previous = dataclasses.replace(live, status="previous") if live else None
+    assert rl.switch_live(client, expected=raw, live=version, previous=previous)
+    return version
+
+
+def service_settings(port: int, **redis: Any) -> Any:
+    return load_settings(
+        redis={"url": f"redis://127.0.0.1:{port}", "version_poll_ms": 20, **redis},
+        service={"api_keys": f"{API_KEY}, other-key"},
+    )
+
+
+ROWS = [
+    ("site-a", "c1", "u_00000001", 0.9),
+    ("site-b", "c2", "u_00000001", 0.8),
+    ("site-a", "c3", "6f1c2e3a-1b2c-4d5e-8f90-123456789abc", 1.0),
+    ("site-c", "c4", "person-4", 0.5),
+]
