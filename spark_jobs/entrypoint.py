@@ -84,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
             except StageFailed as exc:
                 print(_result_line(TRAIN, False, {}, str(exc)), flush=True)
                 return 1
-            print(_result_line(TRAIN, True, dict(result.summary), None), flush=True)
+            summary = dict(result.summary)
+            if result.skipped:
+                summary["skipped"] = result.note or True
+            print(_result_line(TRAIN, True, summary, None), flush=True)
             return 0
 
         if args.stage == DAILY:
