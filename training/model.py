@@ -64,7 +64,6 @@ def fit_classifier(
         features_col=feature_columns,
         label_col=label_col,
         num_workers=num_workers,
-        n_jobs=settings.n_jobs,
         n_estimators=settings.n_estimators,
         max_depth=settings.max_depth,
         learning_rate=settings.learning_rate,

@@ -1,3 +1,71 @@
-"""Commands: train (filled in by its area)."""
+"""Commands: ``train`` (weekly champion/challenger) and ``evaluate`` (quality vs. truth)."""
 
-from idgraph.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from idgraph.cli.app import app
+from idgraph.cli.common import DateOpt, LakeOpt, console, parse_day, setup_logging, summary_table
+from idgraph.settings import load_settings
+
+
+@app.command()
+def train(
+    lake: LakeOpt,
+    as_of: Annotated[str, typer.Option("--as-of", help="Training day, YYYY-MM-DD.")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Train a challenger on the history up to --as-of; promote it only if it beats the champion."""
+    from idgraph.pipeline import build_session
+    from training.train import run_training
+
+    setup_logging(verbose)
+    day = parse_day(as_of, name="as-of")
+    settings = load_settings(lake={"root": lake})
+    started = time.perf_counter()
+    spark = build_session(settings)
+    with console.status(f"training as of {day} …"):
+        result = run_training(spark, settings, day)
+    spark.stop()
+    console.print(summary_table(f"idgraph train as of {day}", result.summary))
+    if result.skipped:
+        console.print(f"[bold yellow]no model trained:[/] {result.note}")
+    elif result.summary.get("promoted"):
+        console.print(f"[bold green]model v{result.summary['model_version']} is the champion[/]")
+    else:
+        console.print(
+            f"model v{result.summary['model_version']} stays challenger: "
+            f"{result.summary['decision']}"
+        )
+    console.print(f"train done in {time.perf_counter() - started:.0f}s")
+
+
+@app.command()
+def evaluate(
+    lake: LakeOpt,
+    date: DateOpt,
+    out: Annotated[str, typer.Option(help="JSON file for the figures.")] = (
+        "benchmarks/results/eval.json"
+    ),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Pairwise precision/recall of the day's graph and baselines against the ground truth."""
+    from idgraph.pipeline import build_session
+    from training.evaluate import run_evaluation
+
+    setup_logging(verbose)
+    day = parse_day(date)
+    settings = load_settings(lake={"root": lake})
+    started = time.perf_counter()
+    spark = build_session(settings)
+    try:
+        run_evaluation(spark, settings, day, out=out)
+    except FileNotFoundError as exc:
+        console.print(f"[bold red]cannot evaluate:[/] {exc}")
+        raise typer.Exit(code=1) from exc
+    finally:
+        spark.stop()
+    console.print(f"evaluation written to {out} in {time.perf_counter() - started:.0f}s")

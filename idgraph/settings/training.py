@@ -57,10 +57,8 @@ class TrainingSettings(IdgraphSettings):
 
     num_workers: int = Field(default=0, ge=0)
     """XGBoost Spark workers (barrier tasks). 0: the local master's cores, else Spark's default
-    parallelism. More workers than task slots hangs the barrier stage forever."""
-
-    n_jobs: int = Field(default=1, ge=1)
-    """Threads per XGBoost worker; 1 avoids OpenMP contention with the Spark JVMs."""
+    parallelism. More workers than task slots hangs the barrier stage forever. Threads per
+    worker follow ``spark.task.cpus`` (xgboost.spark refuses ``n_jobs``)."""
 
     seed: int = 7
     """Seed of XGBoost's row/column sampling."""

@@ -1,0 +1,106 @@
+"""Pairwise metrics from cluster-size sums, checked against brute-force pair enumeration."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from pyspark.sql import functions as F
+
+from training.evaluate import (
+    candidate_figures,
+    clustering_counts,
+    naive_ip_ua_cluster,
+    pairwise,
+    true_pairs,
+    truth_counts,
+)
+
+pytestmark = pytest.mark.spark
+
+SEED = 20261121
+
+
+def _brute_force(rows):
+    """Predicted/correct/true pairs by enumeration; 'anonymous' = involves a logged-out cookie."""
+    figures = {"pred": 0, "correct": 0, "true": 0, "a_pred": 0, "a_correct": 0, "a_true": 0}
+    for a, b in itertools.combinations(rows, 2):
+        same_cluster = a[1] is not None and a[1] == b[1]
+        same_person = a[2] == b[2]
+        anonymous = not (a[3] and b[3])
+        figures["pred"] += same_cluster
+        figures["correct"] += same_cluster and same_person
+        figures["true"] += same_person
+        figures["a_pred"] += same_cluster and anonymous
+        figures["a_correct"] += same_cluster and same_person and anonymous
+        figures["a_true"] += same_person and anonymous
+    return figures
+
+
+@pytest.mark.parametrize("seed", [SEED, SEED + 1])
+def test_cluster_sums_match_pair_enumeration(spark, seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    rows = [
+        (
+            f"k{i}",
+            None if rng.random() < 0.2 else f"c{rng.integers(0, 60)}",  # None: singleton
+            int(rng.integers(0, 80)),
+            int(rng.random() < 0.5),
+        )
+        for i in range(n)
+    ]
+    df = spark.createDataFrame(rows, "key string, cluster string, person_id long, logged int")
+    got = pairwise(clustering_counts(df, cluster=F.col("cluster")), truth_counts(df))
+    want = _brute_force(rows)
+    assert got["predicted_pairs"] == want["pred"]
+    assert got["correct_pairs"] == want["correct"]
+    assert got["precision"] == pytest.approx(want["correct"] / want["pred"])
+    assert got["recall"] == pytest.approx(want["correct"] / want["true"])
+    assert got["anonymous"]["predicted_pairs"] == want["a_pred"]
+    assert got["anonymous"]["recall"] == pytest.approx(want["a_correct"] / want["a_true"])
+
+
+def test_candidate_recall_and_naive_rule(spark):
+    ip = "struct<ip_hash:string,ip_prefix:string,n_events:bigint,ip_popularity:bigint>"
+    cookies = spark.createDataFrame(
+        [
+            # person 1: three cookies; c1/c2 share an IP, c3 shares nothing
+            ("s1", "c1", 1, 1, [("ipA", "p1", 5, 1)], [("p1", 5)], "Chrome", 120, "Windows"),
+            (
+                "s2",
+                "c2",
+                1,
+                0,
+                [("ipA", "p1", 9, 1), ("ipB", "p2", 1, 1)],
+                [("p1", 9)],
+                "Chrome",
+                120,
+                "Windows",
+            ),
+            ("s3", "c3", 1, 0, [("ipC", "p3", 2, 1)], [("p3", 2)], "Safari", 17, "iOS"),
+            # person 2: alone on ipA with the same browser: the naive rule merges it wrongly
+            ("s1", "c4", 2, 0, [("ipA", "p1", 3, 1)], [("p1", 3)], "Chrome", 120, "Windows"),
+        ],
+        f"site_id string, cookie_id string, person_id long, logged int, ips array<{ip}>, "
+        "ip_prefixes array<struct<ip_prefix:string,n_events:bigint>>, ua_family string, "
+        "ua_major int, os_family string",
+    ).withColumn("key", F.concat_ws("/", "site_id", "cookie_id"))
+    pairs = true_pairs(cookies)
+    assert pairs.count() == 3  # C(3, 2) within person 1, none for person 2
+    candidates = spark.createDataFrame(
+        [("s1", "c1", "s2", "c2"), ("s1", "c4", "s2", "c2")],
+        "site_id_l string, cookie_id_l string, site_id_r string, cookie_id_r string",
+    )
+    figures = candidate_figures(pairs, candidates, cookies=4)
+    assert figures["recall"] == pytest.approx(1 / 3)
+    assert figures["recall_sharing_ip"] == 1.0  # the one IP-sharing true pair was found
+    assert figures["pairs_per_cookie"] == 0.5
+    assert figures["reduction_ratio"] == pytest.approx(1 - 2 / 6)
+
+    naive = pairwise(
+        clustering_counts(cookies, cluster=naive_ip_ua_cluster()), truth_counts(cookies)
+    )
+    # c1 (top ipA), c2 (top ipA), c4 (top ipA), same UA: 3 predicted pairs, 1 correct.
+    assert (naive["predicted_pairs"], naive["correct_pairs"]) == (3, 1)
