@@ -48,8 +48,12 @@ _GARBAGE = (
     "\x01\x02binary",
     "}{",
 )
-# Written into a string value and turned into raw invalid UTF-8 bytes when the file is encoded.
-NON_UTF8_MARK = "\udce9"  # the lone byte 0xE9 (Latin-1 "é") under surrogateescape
+# Written into a string value; replaced by a lone 0xE9 byte (Latin-1 "é", invalid UTF-8) once
+# the part is encoded. A marker keeps every line pure ASCII/UTF-8 text until then, which keeps
+# joining and encoding on their fast paths. orjson escapes control characters, so \x1a can
+# only appear where we put it.
+NON_UTF8_MARK = "\x1anon-utf8\x1a"
+NON_UTF8_BYTES = b"\xe9"
 
 
 @dataclass

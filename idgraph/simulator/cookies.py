@@ -26,8 +26,10 @@ REASONS = ("new", "itp_expired", "cleared")
 class CookieStore:
     """Every cookie ever issued, plus the live cookie of each (browser, site) seen so far."""
 
-    def __init__(self, browsers: int, rng: np.random.Generator) -> None:
+    def __init__(self, browsers: int, rng: np.random.Generator, start: dt.date) -> None:
         self._rng = rng
+        self._start = start
+        self.values: list[str] = []  # cookie value per cookie id, formatted once
         self._keys = np.zeros(0, dtype=np.int64)  # browser * N_SITES + site, sorted
         self._live = np.zeros(0, dtype=np.int64)  # cookie id per key
         self.browser_cleared = np.full(browsers, -1, dtype=np.int32)
@@ -103,6 +105,7 @@ class CookieStore:
         self.token[sl] = self._rng.integers(
             0, np.iinfo(np.uint64).max, (n_new, 2), dtype=np.uint64, endpoint=True
         )
+        self.values.extend(self._format(c) for c in ids.tolist())
         self.n += n_new
         current[fresh] = ids
         replaced = fresh & found
@@ -116,8 +119,13 @@ class CookieStore:
         self.last_day[current] = day
         return current[inverse]
 
-    def value(self, cookie: int, epoch: dt.date) -> str:
-        """The cookie's value as the site writes it (each site has its own format)."""
+    def value(self, cookie: int) -> str:
+        """The cookie's value as its site wrote it."""
+        return self.values[cookie]
+
+    def _format(self, cookie: int) -> str:
+        """Render a new cookie's random token in its site's format."""
+        epoch = self._start
         site = int(self.site[cookie])
         hi, lo = (int(x) for x in self.token[cookie])
         fmt = SITE_FORMAT[site]

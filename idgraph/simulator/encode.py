@@ -15,7 +15,6 @@ from idgraph.simulator.traffic import (
     CONSENT_TRUE,
     SITE_EPOCH_TS,
     DayTraffic,
-    _json_str,
 )
 
 _CONSENT_MEMBER = {
@@ -51,10 +50,11 @@ def render_lines(traffic: DayTraffic, rng: np.random.Generator) -> list[str]:
         for login, c in zip(traffic.s_login, traffic.s_consent.tolist(), strict=True)
     ]
     frag = traffic.s_fragment
+    # URLs and referrers are built by the simulator from URL-safe pieces: no escaping needed.
+    refs = ['"referrer":null' if r is None else f'"referrer":"{r}"' for r in traffic.referrer]
     return [
-        f'{{"event_id":"{eid}","ts":{ts}{frag[s]},"url":{_json_str(url)},'
-        f'"referrer":{_json_str(ref)}{tail[s]}}}'
+        f'{{"event_id":"{eid}","ts":{ts}{frag[s]},"url":"{url}",{ref}{tail[s]}}}'
         for eid, ts, s, url, ref in zip(
-            ids, ts_text, traffic.session.tolist(), traffic.url, traffic.referrer, strict=True
+            ids, ts_text, traffic.session.tolist(), traffic.url, refs, strict=True
         )
     ]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import gzip
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-GZIP_LEVEL = 1  # fast: raw files are rewritten by every run, size matters less than time
+GZIP_LEVEL = 2  # as fast as level 1 with Arrow's zlib, slightly smaller files
+
+
+def _gzip(data: bytes) -> bytes:
+    # A codec per call: one Arrow codec shared by two threads crashes the process.
+    return pa.Codec("gzip", compression_level=GZIP_LEVEL).compress(data, asbytes=True)
 
 
 class LakeWriter:
@@ -40,19 +44,21 @@ class LakeWriter:
         with self.fs.open_output_stream(self._path(rel), compression=None) as stream:
             stream.write(data)
 
-    def write_gzip_parts(self, rel_dir: str, parts: Sequence[bytes]) -> int:
-        """Write ``part-NNNNN.json.gz`` files, compressing in parallel; returns bytes written.
+    def write_gzip_parts(self, rel_dir: str, parts: Iterable[bytes]) -> int:
+        """Write ``part-NNNNN.json.gz`` files; returns the compressed bytes written.
 
-        zlib releases the GIL, so two threads use both cores; ``mtime=0`` keeps the gzip
-        header free of wall-clock time, so the same seed gives byte-identical files.
+        Arrow's gzip codec is ~25% faster than the ``gzip`` module, writes no timestamp in the
+        header (same seed, same bytes) and releases the GIL, so compressing one part in a
+        thread overlaps with encoding the next one (``parts`` may be a generator).
         """
+        written = 0
         with ThreadPoolExecutor(max_workers=2) as pool:
-            compressed = list(
-                pool.map(lambda data: gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0), parts)
-            )
-        for i, blob in enumerate(compressed):
-            self.write_bytes(f"{rel_dir}/part-{i:05d}.json.gz", blob)
-        return sum(len(b) for b in compressed)
+            pending = [pool.submit(_gzip, data) for data in parts]
+            for i, future in enumerate(pending):
+                blob = future.result()
+                self.write_bytes(f"{rel_dir}/part-{i:05d}.json.gz", blob)
+                written += len(blob)
+        return written
 
     def write_parquet(self, rel_dir: str, table: pa.Table) -> None:
         """Replace a truth table's directory with one Parquet file."""

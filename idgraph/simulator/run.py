@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,7 +14,7 @@ import orjson
 import pyarrow as pa
 
 from idgraph.simulator import catalog as cat
-from idgraph.simulator.badrecords import KINDS
+from idgraph.simulator.badrecords import KINDS, NON_UTF8_BYTES, NON_UTF8_MARK
 from idgraph.simulator.cookies import REASONS, CookieStore
 from idgraph.simulator.delivery import Carry, assemble
 from idgraph.simulator.encode import render_lines
@@ -54,11 +56,30 @@ class SimulationSummary:
     injected_by_kind: dict[str, int] = field(default_factory=dict)
     natural_by_kind: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # every thread of the process; robust to a busy machine
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # wall time per phase
 
     @property
     def lines(self) -> int:
         """Raw lines written over every day (events, duplicates and bad records)."""
         return sum(self.lines_per_day.values())
+
+
+@contextlib.contextmanager
+def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
+    began = time.perf_counter()
+    yield
+    phases[name] = phases.get(name, 0.0) + time.perf_counter() - began
+
+
+def _encode(lines: list[str]) -> bytes:
+    """One part file's bytes: JSON Lines in UTF-8, with the injected invalid bytes in place."""
+    data = ("\n".join(lines) + "\n").encode()
+    return (
+        data.replace(NON_UTF8_MARK.encode(), NON_UTF8_BYTES)
+        if NON_UTF8_MARK.encode() in data
+        else data
+    )
 
 
 def _rng(seed: int, stream: int, day: int = 0) -> np.random.Generator:
@@ -97,9 +118,13 @@ def simulate(
     if not 0.0 <= bad_rate <= 0.5:
         raise ValueError("bad_rate must be within [0, 0.5]")
     started = time.perf_counter()
+    cpu_started = time.process_time()
+    phases: dict[str, float] = {}
+    clock = functools.partial(_timed, phases)
     lake = LakeWriter(out)
-    world = build_world(people, _rng(seed, _WORLD))
-    store = CookieStore(len(world.browser_kind), _rng(seed, _COOKIES))
+    with clock("world"):
+        world = build_world(people, _rng(seed, _WORLD))
+    store = CookieStore(len(world.browser_kind), _rng(seed, _COOKIES), start)
     summary = SimulationSummary(
         out=out,
         start=start,
@@ -116,32 +141,32 @@ def simulate(
     for d in range(days):
         t0 = time.perf_counter()
         day = start + dt.timedelta(days=d)
-        traffic = simulate_day(world, store, d, day, start, _rng(seed, _TRAFFIC, d), activity)
-        lines = render_lines(traffic, _rng(seed, _RENDER, d))
-        day_file, carry = assemble(
-            traffic,
-            lines,
-            carry,
-            day,
-            bad_rate,
-            world.mail,
-            _rng(seed, _NATURAL, d),
-            _rng(seed, _INJECT, d),
-        )
-        folder = f"raw/pixel/dt={day.isoformat()}"
-        lake.reset_dir(folder)
-        lake.write_gzip_parts(
-            folder,
-            [
-                ("\n".join(part) + "\n").encode("utf-8", "surrogateescape")
-                for part in day_file.parts
-            ],
-        )
-        counts_dir = f"truth/injected/dt={day.isoformat()}"
-        lake.reset_dir(counts_dir)
-        lake.write_bytes(
-            f"{counts_dir}/counts.json", orjson.dumps(day_file.counts, option=orjson.OPT_INDENT_2)
-        )
+        with clock("traffic"):
+            traffic = simulate_day(world, store, d, day, _rng(seed, _TRAFFIC, d), activity)
+        with clock("render"):
+            lines = render_lines(traffic, _rng(seed, _RENDER, d))
+        with clock("deliver"):
+            day_file, carry = assemble(
+                traffic,
+                lines,
+                carry,
+                day,
+                bad_rate,
+                world.mail,
+                _rng(seed, _NATURAL, d),
+                _rng(seed, _INJECT, d),
+            )
+        del traffic, lines
+        with clock("write"):
+            folder = f"raw/pixel/dt={day.isoformat()}"
+            lake.reset_dir(folder)
+            lake.write_gzip_parts(folder, (_encode(part) for part in day_file.parts))
+            counts_dir = f"truth/injected/dt={day.isoformat()}"
+            lake.reset_dir(counts_dir)
+            lake.write_bytes(
+                f"{counts_dir}/counts.json",
+                orjson.dumps(day_file.counts, option=orjson.OPT_INDENT_2),
+            )
         c = day_file.counts
         summary.lines_per_day[day.isoformat()] = c["lines"]
         summary.events_per_day[day.isoformat()] = c["events_of_day"]
@@ -150,19 +175,21 @@ def simulate(
         for kind, value in c["natural"].items():
             summary.natural_by_kind[kind] = summary.natural_by_kind.get(kind, 0) + value
         if on_day is not None:
-            on_day(
-                DayReport(
-                    day,
-                    c["lines"],
-                    c["events_of_day"],
-                    sum(c["injected"].values()),
-                    time.perf_counter() - t0,
-                )
+            report = DayReport(
+                day,
+                c["lines"],
+                c["events_of_day"],
+                sum(c["injected"].values()),
+                time.perf_counter() - t0,
             )
-    lake.write_parquet("truth/cookies", cookie_truth(world, store, start))
-    lake.write_parquet("truth/people", people_truth(world, store))
+            on_day(report)
+    with clock("truth"):
+        lake.write_parquet("truth/cookies", cookie_truth(world, store, start))
+        lake.write_parquet("truth/people", people_truth(world, store))
     summary.cookies = store.n
     summary.seconds = time.perf_counter() - started
+    summary.cpu_seconds = time.process_time() - cpu_started
+    summary.phase_seconds = phases
     return summary
 
 
@@ -177,7 +204,7 @@ def cookie_truth(world: World, store: CookieStore, start: dt.date) -> pa.Table:
     return pa.table(
         {
             "site_id": pa.array([cat.SITE_IDS[s] for s in store.site[:n].tolist()]),
-            "cookie_id": pa.array([store.value(c, start) for c in range(n)]),
+            "cookie_id": pa.array(store.values[:n]),
             "person_id": pa.array(person, pa.int64()),
             "household_id": pa.array(world.person_household[person], pa.int64()),
             "device_id": pa.array(device, pa.int64()),
@@ -193,7 +220,7 @@ def cookie_truth(world: World, store: CookieStore, start: dt.date) -> pa.Table:
             "ever_logged_in": pa.array(store.logged_in[:n]),
             "origin": pa.array([REASONS[r] for r in store.reason[:n].tolist()]),
             "replaces_cookie_id": pa.array(
-                [store.value(p, start) if p >= 0 else None for p in store.previous[:n].tolist()],
+                [store.values[p] if p >= 0 else None for p in store.previous[:n].tolist()],
                 pa.string(),
             ),
         }

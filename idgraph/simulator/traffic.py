@@ -108,7 +108,6 @@ def simulate_day(
     store: CookieStore,
     day_index: int,
     day: dt.date,
-    start: dt.date,
     rng: np.random.Generator,
     activity: float = 1.0,
 ) -> DayTraffic:
@@ -119,7 +118,6 @@ def simulate_day(
         store: cookie state carried from day to day.
         day_index: days since ``start``.
         day: the UTC day being generated.
-        start: first simulated day (cookie values embed their creation date).
         rng: this day's generator.
         activity: multiplier on session counts (tunes events per person-day).
     """
@@ -206,6 +204,7 @@ def simulate_day(
     for i, s in zip(m6.tolist(), m6_ip, strict=True):
         ip[i] = s
     city[mob] = world.carrier_city[carrier[mob]]
+    country = world.city_country[city]  # geo-IP country follows the address's location
     no_geo = rng.random(n) < 0.02
 
     # Site, cookie, login, consent.
@@ -213,7 +212,7 @@ def simulate_day(
     site = world.person_repertoire[person, rank]
     registered = world.person_registered[person, rank]
     cookie = store.resolve(browser, site, world.browser_itp[browser], day_index)
-    logged = (registered >= 0) & (rng.random(n) < 0.75)
+    logged = (registered >= 0) & (rng.random(n) < 0.85)
     store.logged_in[cookie[logged]] = True
     login: list[str | None] = [None] * n
     for i in np.flatnonzero(logged).tolist():
@@ -232,7 +231,7 @@ def simulate_day(
         for k in ua_keys.tolist()
     ]
     c_keys, c_inv = np.unique(cookie, return_inverse=True)
-    c_text = [store.value(c, start) for c in c_keys.tolist()]
+    c_text = [store.values[c] for c in c_keys.tolist()]
     geo = [
         (
             f'"country":"{cat.COUNTRIES[c][0]}","city":{_json_str(world.cities[t][1])}'

@@ -104,6 +104,7 @@ class World:
     isp_block: np.ndarray  # (I, 4) /16 blocks of each home ISP
     isp_country: np.ndarray
     cities: list[tuple[str, str]]  # (country, city)
+    city_country: np.ndarray  # country index of each city
     city_hub: np.ndarray  # per country, the city geo-IP falls back to
     terms: list[str]
     profiles_weekday: np.ndarray
@@ -142,15 +143,16 @@ class Mailboxes:
 
     def __init__(self, rng: np.random.Generator, people: int) -> None:
         self.count = _sample(rng, np.array([0.12, 0.68, 0.20]), people)
-        self._first = rng.integers(0, len(cat.FIRST_NAMES), people)
-        self._last = rng.integers(0, len(cat.LAST_NAMES), people)
-        self._domain = rng.integers(0, len(cat.MAIL_DOMAINS), (people, 2))
+        # Python lists: addresses are built one at a time, where numpy scalars are slow.
+        self._first = rng.integers(0, len(cat.FIRST_NAMES), people).tolist()
+        self._last = rng.integers(0, len(cat.LAST_NAMES), people).tolist()
+        self._domain = rng.integers(0, len(cat.MAIL_DOMAINS), (people, 2)).tolist()
         self._hashes: dict[tuple[int, int], str] = {}
 
     def address(self, person: int, which: int) -> str:
         """The ``which``-th (0 or 1) address of ``person``."""
         f, la = cat.FIRST_NAMES[self._first[person]], cat.LAST_NAMES[self._last[person]]
-        domain = cat.MAIL_DOMAINS[self._domain[person, which]]
+        domain = cat.MAIL_DOMAINS[self._domain[person][which]]
         if which == 0:
             return f"{f}.{la}{person}@{domain}"
         return f"{f[0]}{la}.{person % 997}x{person}@{domain}"
@@ -208,22 +210,22 @@ def build_world(people: int, rng: np.random.Generator) -> World:
 
     # People.
     worker = rng.random(people) < 0.58
-    n_workers = int(worker.sum())
-    n_offices = max(1, n_workers // 30)
-    office_weight = 1.0 / np.arange(1, n_offices + 1) ** 1.1  # a few big offices
+    # Offices: per country, ~30 staff on average but Zipf-sized, so a few hold hundreds
+    # behind one address. Staff live in the office's country; the office sits in one of its
+    # two largest cities.
+    person_country = hh_country[person_household]
     person_office = np.full(people, -1, dtype=np.int64)
-    person_office[worker] = _sample(rng, office_weight, n_workers)
-    office_city = _sample(rng, city_weight, n_offices)
-    office_country = city_country[office_city]
-    # Offices sit in the country where their staff live.
-    first_staff = np.full(n_offices, -1)
-    first_staff[person_office[worker][::-1]] = np.flatnonzero(worker)[::-1]
-    staffed = first_staff >= 0
-    office_country[staffed] = hh_country[person_household[first_staff[staffed]]]
-    office_city[staffed] = city_hub[office_country[staffed]] + rng.integers(0, 2, staffed.sum())
-    office_city = np.where(
-        city_country[office_city] == office_country, office_city, city_hub[office_country]
-    )
+    office_country_parts = []
+    for c in range(n_countries):
+        staff = np.flatnonzero(worker & (person_country == c))
+        n_here = max(1, len(staff) // 30)
+        weight = 1.0 / np.arange(1, n_here + 1) ** 1.1
+        base = sum(len(x) for x in office_country_parts)
+        person_office[staff] = base + _sample(rng, weight, len(staff))
+        office_country_parts.append(np.full(n_here, c))
+    office_country = np.concatenate(office_country_parts)
+    n_offices = len(office_country)
+    office_city = city_hub[office_country] + rng.integers(0, 2, n_offices)
     office_isp = office_country * 3 + rng.integers(0, 3, n_offices)
     office_ip4 = np.stack(
         [_host(rng, isp_block[office_isp, rng.integers(0, 4, n_offices)]) for _ in range(2)], axis=1
@@ -251,7 +253,7 @@ def build_world(people: int, rng: np.random.Generator) -> World:
     has_login = np.array(cat.SITE_HAS_LOGIN)[person_repertoire]
     mail = Mailboxes(rng, people)
     n_emails = mail.count
-    rank_boost = np.where(np.arange(REPERTOIRE) < 4, 0.9, 0.4)[None, :]
+    rank_boost = np.where(np.arange(REPERTOIRE) < 4, 1.0, 0.5)[None, :]
     registered = has_login & (rng.random(has_login.shape) < person_login[:, None] * rank_boost)
     registered &= n_emails[:, None] > 0
     second = (n_emails[:, None] == 2) & (rng.random(has_login.shape) < 0.4)
@@ -377,6 +379,7 @@ def build_world(people: int, rng: np.random.Generator) -> World:
         isp_block=isp_block,
         isp_country=isp_country,
         cities=cities,
+        city_country=city_country,
         city_hub=city_hub,
         terms=terms,
         profiles_weekday=weekday,
