@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from idgraph.settings.base import IdgraphSettings, settings_config
 
@@ -14,8 +14,61 @@ class GraphSettings(IdgraphSettings):
 
     model_config = settings_config("GRAPH_")
 
-    cc_implementation: Literal["dataframe", "graphframes"] = "dataframe"
-    """Connected components: our large-star/small-star, or GraphFrames when its JAR is present."""
+    cc_implementation: Literal["dataframe", "graphframes", "auto"] = "dataframe"
+    """Connected components: our large-star/small-star (``dataframe``), GraphFrames'
+    ``connectedComponents`` (``graphframes``: fails when its JAR is missing) or ``auto``
+    (GraphFrames when present, else ours)."""
+
+    cc_prune_every: int = Field(default=2, ge=0)
+    """Every this many rounds, finished components leave the working set (0: never)."""
+
+    cc_max_iterations: int = Field(default=100, ge=1)
+    """Safety stop for the connected-components rounds."""
+
+    cc_partitions: int | None = Field(default=None, ge=1)
+    """Shuffle partitions per round; default ``spark.sql.shuffle.partitions``."""
 
     max_component_size: int = Field(default=64, ge=2)
-    """Largest component served as one person; larger ones are split."""
+    """Largest component (in cookies) served as one person; larger ones are split."""
+
+    generic_login_max_cookies: int = Field(default=40, ge=2)
+    """A login hash carried by more cookies than this is generic (placeholder account, shared
+    kiosk) and gets no deterministic edges. Must not exceed ``max_component_size``."""
+
+    generic_login_max_devices: int = Field(default=8, ge=1)
+    """A login hash seen on more distinct (device type, OS, browser) combinations than this is
+    generic too."""
+
+    overmerge_threshold_step: float = Field(default=0.05, gt=0.0, le=0.5)
+    """Over-merge protection raises the champion threshold by this much per step."""
+
+    overmerge_max_steps: int = Field(default=8, ge=1, le=50)
+    """Raised thresholds tried before a component keeps its deterministic links only."""
+
+    stable_id_match_rounds: int = Field(default=3, ge=1, le=10)
+    """Rounds of mutual-best matching between today's components and yesterday's IDs."""
+
+    gate_max_churn: float = Field(default=0.10, ge=0.0, le=1.0)
+    """Gate: largest acceptable share of returning cookies whose unified ID changed."""
+
+    gate_volume_band: float = Field(default=0.5, gt=0.0)
+    """Gate: scored-pair volume must lie within median x (1 +/- band) of recent days."""
+
+    gate_history_days: int = Field(default=14, ge=1)
+    """Gate: days of health history whose median scored-pair volume sets the band."""
+
+    gate_min_history: int = Field(default=3, ge=1)
+    """Gate: fewer days of history than this skips the volume check (with a note)."""
+
+    score_histogram_bins: int = Field(default=20, ge=2, le=200)
+    """Bins of the score histogram in ``health`` (equal width over [0, 1])."""
+
+    @model_validator(mode="after")
+    def _generic_under_cap(self) -> Self:
+        # Deterministic-only fallback relies on every login star fitting under the cap.
+        if self.generic_login_max_cookies > self.max_component_size:
+            raise ValueError(
+                "generic_login_max_cookies must not exceed max_component_size "
+                f"({self.generic_login_max_cookies} > {self.max_component_size})"
+            )
+        return self

@@ -1,0 +1,195 @@
+"""``health/dt=D``: one machine-readable row describing the day's graph, and its summary.
+
+The aggregates here are small DataFrames (a histogram of component sizes, of scores, link-type
+counts) that the job collects; ``health_row`` assembles them with the gate's outcome into the
+one row of ``HEALTH``, and ``format_health`` turns a row into a one-screen summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from spark_jobs.graph.gate import GateOutcome
+
+# Component-size buckets of the health row (upper bounds, inclusive; the last is open).
+SIZE_BUCKETS: tuple[tuple[str, int], ...] = (
+    ("1", 1),
+    ("2", 2),
+    ("3-4", 4),
+    ("5-8", 8),
+    ("9-16", 16),
+    ("17-32", 32),
+    ("33-64", 64),
+    ("65-128", 128),
+    ("129+", 2**62),
+)
+
+HEALTH = T.StructType(
+    [
+        T.StructField("computed_at", T.TimestampType(), False),
+        T.StructField("cookies", T.LongType(), False),
+        T.StructField("components", T.LongType(), False),
+        T.StructField("singletons", T.LongType(), False),
+        T.StructField("largest_component", T.LongType(), False),
+        T.StructField("largest_components", T.ArrayType(T.LongType()), False),  # top 10 sizes
+        T.StructField("size_buckets", T.MapType(T.StringType(), T.LongType()), False),
+        T.StructField(
+            "size_histogram",
+            T.ArrayType(
+                T.StructType(
+                    [
+                        T.StructField("size", T.LongType()),
+                        T.StructField("components", T.LongType()),
+                    ]
+                )
+            ),
+            False,
+        ),
+        T.StructField("deterministic_edges", T.LongType(), False),  # cookie -> login links
+        T.StructField("probabilistic_edges", T.LongType(), False),  # pairs >= threshold
+        T.StructField("cookies_deterministic", T.LongType(), False),
+        T.StructField("cookies_probabilistic", T.LongType(), False),
+        T.StructField("cookies_singleton", T.LongType(), False),
+        T.StructField("generic_login_hashes", T.LongType(), False),
+        T.StructField("generic_login_cookies", T.LongType(), False),
+        T.StructField("overmerge_components", T.LongType(), False),
+        T.StructField("overmerge_parts", T.LongType(), False),
+        T.StructField("overmerge_deterministic_only", T.LongType(), False),
+        T.StructField("scored_pairs", T.LongType(), False),
+        T.StructField("scored_pairs_above_threshold", T.LongType(), False),
+        T.StructField(
+            "score_histogram",
+            T.ArrayType(
+                T.StructType(
+                    [
+                        T.StructField("lo", T.DoubleType()),
+                        T.StructField("hi", T.DoubleType()),
+                        T.StructField("pairs", T.LongType()),
+                    ]
+                )
+            ),
+            False,
+        ),
+        T.StructField("churn", T.DoubleType(), True),  # null without a previous day
+        T.StructField("returning_cookies", T.LongType(), False),
+        T.StructField("changed_ids", T.LongType(), False),
+        T.StructField("new_ids", T.LongType(), False),
+        T.StructField("model_version", T.StringType(), True),
+        T.StructField("deterministic_only", T.BooleanType(), False),
+        T.StructField("cc_implementation", T.StringType(), False),
+        T.StructField("cc_iterations", T.IntegerType(), False),
+        T.StructField("vertex_id_collisions", T.LongType(), False),
+        T.StructField("gate_passed", T.BooleanType(), False),
+        T.StructField("gate_failures", T.ArrayType(T.StringType()), False),
+        T.StructField("gate_notes", T.ArrayType(T.StringType()), False),
+        T.StructField("note", T.StringType(), False),
+    ]
+)
+
+
+def size_histogram(graph: DataFrame) -> DataFrame:
+    """``size``, ``components``: how many components have each size (in cookies)."""
+    return (
+        graph.groupBy("unified_id")
+        .agg(F.count(F.lit(1)).alias("size"))
+        .groupBy("size")
+        .agg(F.count(F.lit(1)).alias("components"))
+    )
+
+
+def score_histogram(scored_pairs: DataFrame, *, bins: int) -> DataFrame:
+    """``bin``, ``pairs``: equal-width histogram of scores over [0, 1]."""
+    index = F.least(F.floor(F.col("score") * bins), F.lit(bins - 1)).cast("int")
+    return scored_pairs.groupBy(index.alias("bin")).agg(F.count(F.lit(1)).alias("pairs"))
+
+
+def size_figures(histogram: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """Counts, buckets and top-10 sizes from the (size, components) histogram."""
+    hist = sorted((int(s), int(n)) for s, n in histogram)
+    buckets = {name: 0 for name, _ in SIZE_BUCKETS}
+    for size, n in hist:
+        name = next(name for name, upper in SIZE_BUCKETS if size <= upper)
+        buckets[name] += n
+    top: list[int] = []
+    for size, n in reversed(hist):
+        top.extend([size] * min(n, 10 - len(top)))
+        if len(top) >= 10:
+            break
+    return {
+        "cookies": sum(s * n for s, n in hist),
+        "components": sum(n for _, n in hist),
+        "singletons": sum(n for s, n in hist if s == 1),
+        "largest_component": hist[-1][0] if hist else 0,
+        "largest_components": top,
+        "size_buckets": buckets,
+        "size_histogram": [{"size": s, "components": n} for s, n in hist],
+    }
+
+
+def score_figures(bins_counts: Sequence[tuple[int, int]], *, bins: int) -> list[dict[str, Any]]:
+    """Every bin of the score histogram, empty ones included."""
+    counts = {int(b): int(n) for b, n in bins_counts}
+    return [
+        {"lo": round(i / bins, 6), "hi": round((i + 1) / bins, 6), "pairs": counts.get(i, 0)}
+        for i in range(bins)
+    ]
+
+
+def health_row(figures: Mapping[str, Any], gate: GateOutcome) -> dict[str, Any]:
+    """The health row: ``figures`` (every non-gate column of ``HEALTH``) plus the gate."""
+    row = dict(figures)
+    row.update(
+        gate_passed=gate.passed,
+        gate_failures=list(gate.failures),
+        gate_notes=list(gate.notes),
+    )
+    row.setdefault("computed_at", dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    missing = [f.name for f in HEALTH.fields if f.name not in row]
+    if missing:
+        raise ValueError(f"health row lacks {missing}")
+    return {f.name: row[f.name] for f in HEALTH.fields}
+
+
+def health_frame(spark: SparkSession, row: Mapping[str, Any]) -> DataFrame:
+    """The one-row DataFrame of ``HEALTH`` to write as ``health/dt=D``."""
+    return spark.createDataFrame([tuple(row[f.name] for f in HEALTH.fields)], HEALTH)
+
+
+def format_health(row: Mapping[str, Any]) -> str:
+    """A one-screen, plain-text summary of a health row (for logs and the CLI)."""
+    churn = row.get("churn")
+    lines = [
+        f"gate: {'PASSED' if row['gate_passed'] else 'FAILED'}",
+        *(f"  x {failure}" for failure in row.get("gate_failures") or []),
+        *(f"  - {note}" for note in row.get("gate_notes") or []),
+        f"cookies {row['cookies']:,} in {row['components']:,} components "
+        f"({row['singletons']:,} singletons); largest {row['largest_component']:,}",
+        "largest sizes: " + ", ".join(str(s) for s in row.get("largest_components") or []),
+        "size buckets: "
+        + ", ".join(f"{k}:{v:,}" for k, v in (row.get("size_buckets") or {}).items() if v),
+        f"links: {row['deterministic_edges']:,} deterministic, "
+        f"{row['probabilistic_edges']:,} probabilistic; cookies "
+        f"{row['cookies_deterministic']:,} det / {row['cookies_probabilistic']:,} prob / "
+        f"{row['cookies_singleton']:,} single",
+        f"generic login hashes excluded: {row['generic_login_hashes']:,} "
+        f"({row['generic_login_cookies']:,} cookies)",
+        f"over-merge: {row['overmerge_components']:,} components split into "
+        f"{row['overmerge_parts']:,} parts, {row['overmerge_deterministic_only']:,} "
+        "deterministic-only",
+        f"scored pairs: {row['scored_pairs']:,} ({row['scored_pairs_above_threshold']:,} "
+        f"above threshold), model {row.get('model_version') or 'none'}"
+        + (" - DETERMINISTIC LINKS ONLY" if row["deterministic_only"] else ""),
+        "ID churn: "
+        + ("n/a (no previous day)" if churn is None else f"{churn:.2%}")
+        + f" of {row['returning_cookies']:,} returning cookies; {row['new_ids']:,} new IDs",
+        f"connected components: {row['cc_implementation']}, {row['cc_iterations']} rounds",
+    ]
+    if row.get("note"):
+        lines.append(f"note: {row['note']}")
+    return "\n".join(lines)

@@ -1,0 +1,286 @@
+"""Stage ``graph``: cookies and scored pairs of day D -> ``identity_graph/dt=D`` + ``health/dt=D``.
+
+Reads ``cookie_features/dt=D`` (opt-outs dropped), ``scored_pairs/dt=D`` (missing or empty when
+there is no champion model yet: deterministic links only, said in the note) and
+``identity_graph/dt=D-1`` for stable IDs. Everything between reading and writing is a pure
+DataFrame function of this package; the few figures the health row needs are collected from
+small aggregates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from idgraph.settings import AppSettings, load_settings
+from spark_jobs.common.io import list_partitions, partition_exists, read_partition, write_partition
+from spark_jobs.common.optouts import drop_opted_out, read_optouts
+from spark_jobs.common.paths import Lake
+from spark_jobs.common.schemas import IDENTITY_GRAPH, conform
+from spark_jobs.common.stage import StageFailed, StageResult
+from spark_jobs.graph.connected_components import connected_components
+from spark_jobs.graph.edges import (
+    cookie_vertices,
+    deterministic_edges,
+    generic_logins,
+    probabilistic_edges,
+    salted_ids,
+    vertex_keys,
+)
+from spark_jobs.graph.gate import evaluate_gate
+from spark_jobs.graph.health import (
+    health_frame,
+    health_row,
+    score_figures,
+    score_histogram,
+    size_figures,
+    size_histogram,
+)
+from spark_jobs.graph.links import link_cookies
+from spark_jobs.graph.overmerge import protect_overmerge
+from spark_jobs.graph.stable_ids import assign_unified_ids, churn
+
+log = logging.getLogger(__name__)
+
+STAGE = "graph"
+_FEATURE_COLUMNS = ("site_id", "cookie_id", "login_hash", "device_type", "os_family", "ua_family")
+
+
+def _scored_pairs(
+    spark: SparkSession, lake: Lake, day: dt.date
+) -> tuple[DataFrame | None, int, str | None, str]:
+    """(pairs or None, volume, model version, note) for the day."""
+    if not partition_exists(spark, lake, "scored_pairs", day):
+        return None, 0, None, f"no scored_pairs/dt={day}: deterministic links only"
+    pairs = read_partition(spark, lake, "scored_pairs", day)
+    summary = pairs.agg(F.count(F.lit(1)).alias("n"), F.max("model_version").alias("v")).first()
+    assert summary is not None
+    if summary["n"] == 0:
+        return (
+            None,
+            0,
+            None,
+            "scored pairs are empty (no champion model yet): deterministic links only",
+        )
+    return pairs, int(summary["n"]), summary["v"], ""
+
+
+def _history_volumes(spark: SparkSession, lake: Lake, day: dt.date, days: int) -> list[int]:
+    """``scored_pairs`` of the health rows of the ``days`` days before ``day``."""
+    wanted = [
+        d for d in list_partitions(spark, lake, "health") if day - dt.timedelta(days) <= d < day
+    ]
+    if not wanted:
+        return []
+    rows = (
+        spark.read.option("basePath", lake.table("health"))
+        .parquet(*(lake.partition("health", d) for d in wanted))
+        .select("scored_pairs")
+        .collect()
+    )
+    return [int(r["scored_pairs"]) for r in rows]
+
+
+def _yesterday(spark: SparkSession, lake: Lake, day: dt.date) -> DataFrame | None:
+    previous = day - dt.timedelta(days=1)
+    if not partition_exists(spark, lake, "identity_graph", previous):
+        return None
+    return read_partition(spark, lake, "identity_graph", previous).select(
+        "site_id", "cookie_id", "unified_id"
+    )
+
+
+def run_graph(
+    spark: SparkSession,
+    settings: AppSettings,
+    day: dt.date,
+    *,
+    failed_stages: Sequence[str] = (),
+) -> StageResult:
+    """Build the day's identity graph and health row, and decide the publish gate.
+
+    Args:
+        spark: the session.
+        settings: app settings (``graph`` concern for every knob).
+        day: the day D.
+        failed_stages: earlier stages that failed for D (fails the gate's stage check).
+
+    Returns:
+        ``StageResult`` with cookies, components, largest, churn and the gate outcome.
+
+    Raises:
+        StageFailed: when ``cookie_features/dt=D`` is missing.
+    """
+    gs = settings.graph
+    lake = Lake(settings.lake.root)
+    if not partition_exists(spark, lake, "cookie_features", day):
+        raise StageFailed(STAGE, f"cookie_features/dt={day} is missing: run the features stage")
+    features = drop_opted_out(
+        read_partition(spark, lake, "cookie_features", day).select(*_FEATURE_COLUMNS),
+        read_optouts(spark, lake),
+        site_col="site_id",
+        cookie_col="cookie_id",
+        login_col="login_hash",
+    ).localCheckpoint()
+    pairs, volume, model_version, note = _scored_pairs(spark, lake, day)
+
+    keys = vertex_keys(features)
+    collisions = keys.groupBy("id").count().where(F.col("count") > 1).count()
+    salts = salted_ids(keys).localCheckpoint() if collisions else None
+    if collisions:
+        log.warning("%d vertex ids collide: colliding keys re-hashed with a salt", collisions)
+
+    generic = generic_logins(
+        features, max_cookies=gs.generic_login_max_cookies, max_devices=gs.generic_login_max_devices
+    ).localCheckpoint()
+    generic_counts = generic.agg(
+        F.count(F.lit(1)).alias("hashes"), F.coalesce(F.sum("n_cookies"), F.lit(0)).alias("cookies")
+    ).first()
+    assert generic_counts is not None
+
+    cookies = cookie_vertices(features, salts).localCheckpoint()
+    det = deterministic_edges(features, generic, salts).localCheckpoint()
+    prob = (
+        probabilistic_edges(pairs, features, salts)
+        if pairs is not None
+        else spark.createDataFrame([], "src long, dst long, score double, threshold double")
+    ).localCheckpoint()
+    n_det, n_prob = det.count(), prob.count()
+
+    cc_options: dict[str, Any] = {
+        "implementation": gs.cc_implementation,
+        "partitions": gs.cc_partitions,
+        "prune_every": gs.cc_prune_every,
+        "max_iterations": gs.cc_max_iterations,
+    }
+    vertices = cookies.select("id").unionByName(det.select(F.col("dst").alias("id")))
+    components = connected_components(
+        det.select("src", "dst").unionByName(prob.select("src", "dst")), vertices, **cc_options
+    )
+    overmerge = protect_overmerge(
+        components.components.localCheckpoint(),
+        cookies,
+        det,
+        prob,
+        max_size=gs.max_component_size,
+        threshold_step=gs.overmerge_threshold_step,
+        max_steps=gs.overmerge_max_steps,
+        cc_options=cc_options,
+    )
+    linked = link_cookies(
+        cookies,
+        overmerge.labels,
+        det,
+        prob,
+        threshold_step=gs.overmerge_threshold_step,
+        det_step=gs.overmerge_max_steps + 1,
+    )
+    yesterday = _yesterday(spark, lake, day)
+    graph = assign_unified_ids(
+        linked, yesterday, day=day, rounds=gs.stable_id_match_rounds
+    ).localCheckpoint()
+    out = conform(
+        graph.select(*IDENTITY_GRAPH.fieldNames()), IDENTITY_GRAPH, table="identity_graph"
+    )
+    write_partition(out, lake, "identity_graph", day)
+
+    sizes = size_figures([(r["size"], r["components"]) for r in size_histogram(graph).collect()])
+    by_type = {
+        r["link_type"]: r["n"]
+        for r in graph.groupBy("link_type").agg(F.count(F.lit(1)).alias("n")).collect()
+    }
+    new_ids = graph.where(~F.col("id_inherited")).select("unified_id").distinct().count()
+    returning, changed, churn_share = 0, 0, None
+    if yesterday is not None:
+        c = churn(graph, yesterday).first()
+        assert c is not None
+        returning, changed = int(c["returning"]), int(c["changed"])
+        churn_share = changed / returning if returning else 0.0
+    scores = (
+        score_histogram(pairs, bins=gs.score_histogram_bins).collect() if pairs is not None else []
+    )
+    problems = [f"{s} (earlier stage)" for s in failed_stages]
+    expected = cookies.count()
+    if sizes["cookies"] != expected:
+        problems.append(
+            f"graph: {sizes['cookies']:,} cookies in the graph, {expected:,} in the input"
+        )
+
+    figures: dict[str, Any] = {
+        **sizes,
+        "deterministic_edges": n_det,
+        "probabilistic_edges": n_prob,
+        "cookies_deterministic": int(by_type.get("deterministic", 0)),
+        "cookies_probabilistic": int(by_type.get("probabilistic", 0)),
+        "cookies_singleton": int(by_type.get("singleton", 0)),
+        "generic_login_hashes": int(generic_counts["hashes"]),
+        "generic_login_cookies": int(generic_counts["cookies"]),
+        "overmerge_components": overmerge.oversized,
+        "overmerge_parts": overmerge.parts,
+        "overmerge_deterministic_only": overmerge.deterministic_only,
+        "scored_pairs": volume,
+        "scored_pairs_above_threshold": n_prob,
+        "score_histogram": score_figures(
+            [(r["bin"], r["pairs"]) for r in scores], bins=gs.score_histogram_bins
+        ),
+        "churn": churn_share,
+        "returning_cookies": returning,
+        "changed_ids": changed,
+        "new_ids": new_ids,
+        "model_version": model_version,
+        "deterministic_only": pairs is None,
+        "cc_implementation": components.implementation,
+        "cc_iterations": components.iterations,
+        "vertex_id_collisions": collisions,
+        "note": note,
+    }
+    gate = evaluate_gate(
+        figures,
+        _history_volumes(spark, lake, day, gs.gate_history_days),
+        gs,
+        problems=problems,
+    )
+    row = health_row(figures, gate)
+    write_partition(health_frame(spark, row), lake, "health", day)
+    return StageResult(
+        STAGE,
+        summary={
+            "cookies": sizes["cookies"],
+            "components": sizes["components"],
+            "largest": sizes["largest_component"],
+            "churn": "n/a" if churn_share is None else round(churn_share, 4),
+            "gate": "passed" if gate.passed else "FAILED: " + "; ".join(gate.failures),
+        },
+        note=note,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point for spark-submit / EMR steps: ``--lake ROOT --date YYYY-MM-DD``."""
+    from idgraph.pipeline import build_session
+    from spark_jobs.graph.health import format_health
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lake", required=True, help="Lake root (path or s3://).")
+    parser.add_argument("--date", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = load_settings(lake={"root": args.lake})
+    spark = build_session(settings)
+    try:
+        run_graph(spark, settings, args.date)
+        row = read_partition(spark, Lake(settings.lake.root), "health", args.date).first()
+        assert row is not None
+        print(format_health(row.asDict(recursive=True)))  # noqa: T201 - the step log shows it
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    main()
