@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,13 +53,24 @@ class LakeWriter:
         thread overlaps with encoding the next one (``parts`` may be a generator).
         """
         written = 0
+        index = 0
+        # At most two parts in flight: memory stays at a few parts, not the whole day.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            pending = [pool.submit(_gzip, data) for data in parts]
-            for i, future in enumerate(pending):
-                blob = future.result()
-                self.write_bytes(f"{rel_dir}/part-{i:05d}.json.gz", blob)
-                written += len(blob)
+            pending: deque[Future[bytes]] = deque()
+            for data in parts:
+                pending.append(pool.submit(_gzip, data))
+                del data
+                while len(pending) >= 2:
+                    written += self._write_part(rel_dir, index, pending.popleft().result())
+                    index += 1
+            while pending:
+                written += self._write_part(rel_dir, index, pending.popleft().result())
+                index += 1
         return written
+
+    def _write_part(self, rel_dir: str, index: int, blob: bytes) -> int:
+        self.write_bytes(f"{rel_dir}/part-{index:05d}.json.gz", blob)
+        return len(blob)
 
     def write_parquet(self, rel_dir: str, table: pa.Table) -> None:
         """Replace a truth table's directory with one Parquet file."""
