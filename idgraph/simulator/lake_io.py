@@ -36,7 +36,7 @@ class LakeWriter:
         info = self.fs.get_file_info(path)
         if info.type == pafs.FileType.Directory:
             self.fs.delete_dir_contents(path)
-        else:
+        elif self.fs.type_name == "local":  # object stores need no directories (nor markers)
             self.fs.create_dir(path, recursive=True)
 
     def write_bytes(self, rel: str, data: bytes) -> None:
