@@ -1,0 +1,80 @@
+"""Builders shared by the Redis/service integration tests: a tiny lake, a live uvicorn server."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+from idgraph.embedded import free_port
+from spark_jobs.common.io import write_partition
+from spark_jobs.common.paths import Lake
+
+DAY = dt.date(2024, 1, 5)
+API_KEY = "integration-key"
+LOGIN = "cd" * 32
+GRAPH_SCHEMA = (
+    "site_id string, cookie_id string, unified_id string, component_size long, "
+    "link_type string, confidence double"
+)
+
+
+def graph_rows(n: int, *, tag: str) -> list[tuple[Any, ...]]:
+    """``n`` cookies on 3 sites, two cookies per person; ``tag`` makes each version's ids differ."""
+    return [
+        (
+            f"site-{i % 3}",
+            f"ck-{i:05d}",
+            f"{tag}_{i // 2:06x}",
+            2,
+            "probabilistic",
+            0.5 + (i % 50) / 100,
+        )
+        for i in range(n)
+    ]
+
+
+def write_day(
+    spark: Any,
+    lake: Lake,
+    day: dt.date,
+    rows: list[tuple[Any, ...]],
+    *,
+    gate_passed: bool = True,
+    failures: tuple[str, ...] = (),
+) -> None:
+    """identity_graph, health and (login hashes for the first two cookies) cookie_features."""
+    write_partition(spark.createDataFrame(rows, GRAPH_SCHEMA), lake, "identity_graph", day)
+    health = spark.createDataFrame(
+        [(gate_passed, list(failures))], "gate_passed boolean, gate_failures array<string>"
+    )
+    write_partition(health, lake, "health", day)
+    features = spark.createDataFrame(
+        [(r[0], r[1], LOGIN if i < 2 else None) for i, r in enumerate(rows)],
+        "site_id string, cookie_id string, login_hash string",
+    )
+    write_partition(features, lake, "cookie_features", day)
+
+
+@contextlib.contextmanager
+def live_http(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a loopback port in a thread; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
