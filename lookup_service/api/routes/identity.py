@@ -57,10 +57,20 @@ _ID_PATH = {"min_length": 1, "max_length": 128, "pattern": ID_PATTERN}
 )
 async def get_identity(
     site_id: Annotated[
-        str, Path(description=f"Site: {ID_RULE}.", examples=["news-site-01"], **_ID_PATH)
+        str,
+        Path(
+            description=f"Site: {ID_RULE}.",
+            openapi_examples={"site": {"value": "news-site-01"}},
+            **_ID_PATH,
+        ),
     ],
     cookie_id: Annotated[
-        str, Path(description=f"Cookie: {ID_RULE}.", examples=["c-5f2b9a7e"], **_ID_PATH)
+        str,
+        Path(
+            description=f"Cookie: {ID_RULE}.",
+            openapi_examples={"cookie": {"value": "c-5f2b9a7e"}},
+            **_ID_PATH,
+        ),
     ],
     store: StoreDep,
     metrics: MetricsDep,
