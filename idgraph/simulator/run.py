@@ -186,6 +186,16 @@ def simulate(
     with clock("truth"):
         lake.write_parquet("truth/cookies", cookie_truth(world, store, start))
         lake.write_parquet("truth/people", people_truth(world, store))
+        manifest = {
+            "start": start.isoformat(),
+            "days": days,
+            "people": people,
+            "seed": seed,
+            "bad_rate": bad_rate,
+            "activity": activity,
+            "cookies": store.n,
+        }
+        lake.write_bytes("truth/manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     summary.cookies = store.n
     summary.seconds = time.perf_counter() - started
     summary.cpu_seconds = time.process_time() - cpu_started
@@ -231,8 +241,7 @@ def people_truth(world: World, store: CookieStore) -> pa.Table:
     """One row per person: household, place, e-mails and login hashes, habits."""
     p = np.arange(world.people)
     hh = world.person_household
-    registered = (world.person_registered >= 0).any(axis=1)
-    hashes = [world.mail.hashes_of(i) if registered[i] else [] for i in p.tolist()]
+    hashes = [world.mail.hashes_of(i) for i in p.tolist()]
     owner = world.device_owner[world.browser_device[store.browser[: store.n]]]
     return pa.table(
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -126,6 +127,24 @@ def test_truth_covers_every_cookie_in_the_raw_files(lake: Path) -> None:
         "ever_logged_in",
     }
     assert expected <= set(cookies[0])
+
+
+def test_raw_email_logins_normalise_to_a_real_login_hash(lake: Path) -> None:
+    people = pq.read_table(lake / "truth" / "people").to_pylist()
+    household_hashes: dict[int, set] = {}
+    for p in people:
+        household_hashes.setdefault(p["household_id"], set()).update(p["login_hashes"])
+    cookies = pq.read_table(lake / "truth" / "cookies").to_pylist()
+    # A shared tablet's cookie belongs to its main user; others in the household log in too.
+    household = {(c["site_id"], c["cookie_id"]): c["household_id"] for c in cookies}
+    _, kept = classify(read_lines(lake, START), START, set())
+    raw = [e for e in kept if e.get("login_hash") and "@" in e["login_hash"]]
+    assert raw
+    for e in raw:
+        digest = hashlib.sha256(e["login_hash"].strip().lower().encode()).hexdigest()
+        assert digest in household_hashes[household[(e["site_id"], e["cookie_id"])]]
+    manifest = json.loads((lake / "truth" / "manifest.json").read_text())
+    assert manifest["seed"] == 11 and manifest["days"] == 2
 
 
 def test_cli_simulate_writes_the_lake(tmp_path: Path) -> None:
