@@ -14,6 +14,7 @@ from idgraph.simulator.traffic import (
     CONSENT_NULL,
     CONSENT_TRUE,
     SITE_EPOCH_TS,
+    SITE_LOCAL_TS,
     DayTraffic,
 )
 
@@ -39,12 +40,26 @@ def render_lines(traffic: DayTraffic, rng: np.random.Generator) -> list[str]:
     """
     n = len(traffic.ts_ms)
     ids = event_ids(rng, n)
-    iso = np.char.add(
-        np.char.add('"', np.datetime_as_string(traffic.ts_ms.astype("datetime64[ms]"), unit="ms")),
-        'Z"',
-    )
-    epoch = SITE_EPOCH_TS[traffic.s_site[traffic.session]]
-    ts_text = np.where(epoch, traffic.ts_ms.astype(str), iso).tolist()
+    site = traffic.s_site[traffic.session]
+    # Timestamps: ISO 8601 UTC with "Z"; epoch millis on old pixels; local time with its
+    # offset on a few sites (the same instant, written differently).
+    offset_h = np.where(SITE_LOCAL_TS[site], traffic.s_utc_offset[traffic.session], 0)
+    shown = (traffic.ts_ms + offset_h * 3_600_000).astype("datetime64[ms]")
+    iso = np.datetime_as_string(shown, unit="ms").tolist()
+    suffix = {
+        h: "Z" if h == 0 else f"{'+' if h > 0 else '-'}{abs(h):02d}:00" for h in range(-12, 15)
+    }
+    ts_text = [
+        str(ms) if ep else f'"{text}{suffix[h] if local else "Z"}"'
+        for ms, ep, local, h, text in zip(
+            traffic.ts_ms.tolist(),
+            SITE_EPOCH_TS[site].tolist(),
+            SITE_LOCAL_TS[site].tolist(),
+            offset_h.tolist(),
+            iso,
+            strict=True,
+        )
+    ]
     tail = [
         (f',"login_hash":"{login}"' if login else "") + _CONSENT_MEMBER.get(c, "")
         for login, c in zip(traffic.s_login, traffic.s_consent.tolist(), strict=True)

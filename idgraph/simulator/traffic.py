@@ -35,6 +35,8 @@ SITE_CONSENT_MODE = np.array(
 )
 # An old pixel version on some sites sends epoch milliseconds instead of ISO 8601.
 SITE_EPOCH_TS = np.array([i % 8 == 3 for i in range(N_SITES)])
+# A few sites' pixels report the visitor's local time with its UTC offset (valid ISO 8601).
+SITE_LOCAL_TS = np.array([i % 16 == 6 for i in range(N_SITES)])
 _RANK_CUM = np.cumsum(1 / np.arange(1, REPERTOIRE + 1) ** 1.1)
 _RANK_CUM /= _RANK_CUM[-1]
 _UTC_OFFSET = np.array([cat.UTC_OFFSET_HOURS[c] for c, _, _ in cat.COUNTRIES])
@@ -55,6 +57,7 @@ class DayTraffic:
     s_consent: np.ndarray
     s_login: list[str | None]
     s_fragment: list[str]  # JSON members shared by the session's events
+    s_utc_offset: np.ndarray  # visitor's UTC offset in hours (home country, no DST)
 
 
 def _choose(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
@@ -275,6 +278,7 @@ def simulate_day(
         s_consent=consent,
         s_login=login,
         s_fragment=fragment,
+        s_utc_offset=_UTC_OFFSET[world.hh_country[household]],
     )
 
 

@@ -29,17 +29,19 @@ def read_lines(lake: Path, day: dt.date) -> list[str]:
     return lines
 
 
-def _ts_ms(value: object) -> int | None:
+def ts_ms(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.endswith("Z"):
+    if isinstance(value, str) and "T" in value:
         try:
-            parsed = dt.datetime.fromisoformat(value[:-1] + "+00:00")
+            parsed = dt.datetime.fromisoformat(value)
         except ValueError:
             return None
-        return int(parsed.timestamp() * 1000)
+        if parsed.tzinfo is None:
+            return None
+        return round(parsed.timestamp() * 1000)
     return None
 
 
@@ -68,7 +70,7 @@ def classify(lines: list[str], day: dt.date, previous_ids: set[str]) -> tuple[Co
         if missing:
             reasons[f"missing_{missing[0]}"] += 1
             continue
-        ts = _ts_ms(event["ts"])
+        ts = ts_ms(event["ts"])
         if ts is None or not low <= ts <= high:
             reasons["bad_ts"] += 1
             continue

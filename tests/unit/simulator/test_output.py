@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from idgraph.simulator import BAD_RECORD_KINDS, simulate
-from tests.unit.simulator.oracle import classify, read_lines
+from tests.unit.simulator.oracle import classify, read_lines, ts_ms
 
 START = dt.date(2026, 3, 6)  # a Friday: the two days cover a weekday and a weekend day
 SCHEMA = json.loads((Path(__file__).parent / "pixel_event.schema.json").read_text())
@@ -61,6 +61,9 @@ def test_good_lines_follow_the_schema(lake: Path) -> None:
         assert event["site_id"].endswith(".example")
     ts_kinds = {type(e["ts"]) for e in kept}
     assert ts_kinds == {str, int}  # ISO 8601 mostly, epoch millis from an old pixel
+    iso = [e["ts"] for e in kept if isinstance(e["ts"], str)]
+    assert sum(t.endswith("Z") for t in iso) > 0.8 * len(iso)
+    assert any(t.endswith("+01:00") for t in iso) and any(t.endswith("-06:00") for t in iso)
 
 
 def test_counts_match_the_files_exactly(lake: Path) -> None:
@@ -92,14 +95,7 @@ def test_late_events_belong_to_the_previous_day(lake: Path) -> None:
     day = START + dt.timedelta(days=1)
     _, kept = classify(read_lines(lake, day), day, set())
     start_ms = int(dt.datetime(2026, 3, 7, tzinfo=dt.UTC).timestamp() * 1000)
-    late = [
-        e
-        for e in kept
-        if isinstance(e["ts"], int)
-        and e["ts"] < start_ms
-        or isinstance(e["ts"], str)
-        and e["ts"] < "2026-03-07"
-    ]
+    late = [e for e in kept if ts_ms(e["ts"]) < start_ms]
     assert late, "some events of D-1 arrive in D's folder"
 
 

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from idgraph.simulator import simulate
-from tests.unit.simulator.oracle import classify, read_lines
+from tests.unit.simulator.oracle import classify, read_lines, ts_ms
 
 START = dt.date(2026, 9, 7)  # a Monday, a week before Safari's yearly major release
 DAYS = 12
@@ -144,7 +144,7 @@ def test_user_agents_update_and_rhythms_and_interests(world: dict) -> None:
         uas[_key(e)].add(e["user_agent"])
         ts = e["ts"]
         if e.get("country") in ("GB", "DE", "FR", "ES", "NL"):  # UTC+0/+1: UTC ~ local time
-            hours[int(ts[11:13]) if isinstance(ts, str) else ts // 3_600_000 % 24] += 1
+            hours[ts_ms(ts) // 3_600_000 % 24] += 1
     assert any(len(v) > 1 for v in uas.values())  # a browser updated during the run
     night = sum(hours[h] for h in (2, 3, 4))
     evening = sum(hours[h] for h in (18, 19, 20))
