@@ -16,7 +16,7 @@ import numpy as np
 from idgraph.simulator import catalog as cat
 from idgraph.simulator.cookies import CookieStore
 from idgraph.simulator.useragents import render, version_codes
-from idgraph.simulator.world import REPERTOIRE, World, _host
+from idgraph.simulator.world import REPERTOIRE, World, random_host
 
 DAY_MS = 86_400_000
 HOME, OFFICE, MOBILE = 0, 1, 2
@@ -100,7 +100,7 @@ def _evolve(world: World, store: CookieStore, day: int, rng: np.random.Generator
     """Overnight changes: some home IPs are reassigned, some people clear their cookies."""
     moved = np.flatnonzero(rng.random(len(world.hh_ip4)) < 0.008)
     blocks = world.isp_block[world.hh_isp[moved], rng.integers(0, 4, len(moved))]
-    world.hh_ip4[moved] = _host(rng, blocks)
+    world.hh_ip4[moved] = random_host(rng, blocks)
     owner = world.device_owner[world.browser_device]
     cleared = rng.random(len(owner)) < world.person_clear[owner]
     store.browser_cleared[cleared] = day
@@ -171,43 +171,7 @@ def simulate_day(
         (form == PHONE) & (rng.random(n) < np.where(place == OFFICE, 0.45, 0.1))
     )
     net = np.where(on_carrier, MOBILE, place)
-    carrier = world.person_carrier[person]
-    ip = [""] * n
-    city = world.hh_city[household].copy()
-    home = np.flatnonzero(net == HOME)
-    home_v6 = world.hh_v6[household[home]] & (rng.random(len(home)) < 0.7)
-    h6, h4 = home[home_v6], home[~home_v6]
-    for i, s in zip(h4.tolist(), _ipv4(world.hh_ip4[household[h4]]), strict=True):
-        ip[i] = s
-    hh6 = household[h6]
-    h6_ip = _ipv6(world.hh_isp[hh6], 0x1000 + world.hh_isp[hh6], world.hh_ip6[hh6], rng)
-    for i, s in zip(h6.tolist(), h6_ip, strict=True):
-        ip[i] = s
-    fuzzy = home[rng.random(len(home)) < 0.1]  # geo-IP puts some homes in the ISP's hub city
-    city[fuzzy] = world.city_hub[country[fuzzy]]
-    off = np.flatnonzero(net == OFFICE)
-    o_ip = world.office_ip4[office[off], rng.integers(0, 2, len(off))]
-    for i, s in zip(off.tolist(), _ipv4(o_ip), strict=True):
-        ip[i] = s
-    city[off] = world.office_city[office[off]]
-    mob = np.flatnonzero(net == MOBILE)
-    mob_v6 = world.carrier_v6[carrier[mob]] & (rng.random(len(mob)) < 0.75)
-    m6, m4 = mob[mob_v6], mob[~mob_v6]
-    pool_pick = rng.random(len(m4))
-    m4_ip = np.array(
-        [
-            world.carrier_pool[c][int(u * len(world.carrier_pool[c]))]
-            for c, u in zip(carrier[m4].tolist(), pool_pick.tolist(), strict=True)
-        ],
-        dtype=np.uint32,
-    )
-    for i, s in zip(m4.tolist(), _ipv4(m4_ip), strict=True):
-        ip[i] = s
-    m6_ip = _ipv6(carrier[m6] + 5, 0x8000 + carrier[m6], rng.integers(0, 16, len(m6)), rng)
-    for i, s in zip(m6.tolist(), m6_ip, strict=True):
-        ip[i] = s
-    city[mob] = world.carrier_city[carrier[mob]]
-    country = world.city_country[city]  # geo-IP country follows the address's location
+    ip, city = _addresses(world, rng, net, person, household, office)
     no_geo = rng.random(n) < 0.02
 
     # Site, cookie, login, consent.
@@ -223,33 +187,7 @@ def simulate_day(
     consent = SITE_CONSENT_MODE[site].copy()
     consent[world.person_refuser[person] & (consent != CONSENT_ABSENT)] = CONSENT_FALSE
 
-    # Strings shared by a session: user agent (per distinct browser version), cookie value.
-    kind = world.browser_kind[browser]
-    version = version_codes(kind, world.browser_lag[browser], day)
-    variant = world.device_variant[world.browser_device[browser]]
-    ua_code = kind * 10**8 + variant * 10**5 + version
-    ua_keys, ua_inv = np.unique(ua_code, return_inverse=True)
-    ua_text = [
-        _json_str(render(int(k // 10**8), int(k % 10**5), int(k // 10**5 % 1000), day))
-        for k in ua_keys.tolist()
-    ]
-    c_keys, c_inv = np.unique(cookie, return_inverse=True)
-    c_text = [store.values[c] for c in c_keys.tolist()]
-    geo = [
-        (
-            f'"country":"{cat.COUNTRIES[c][0]}","city":{_json_str(world.cities[t][1])}'
-            if not ng
-            else '"country":null,"city":null'
-        )
-        for c, t, ng in zip(country.tolist(), city.tolist(), no_geo.tolist(), strict=True)
-    ]
-    fragment = [
-        f',"site_id":"{cat.SITE_IDS[s]}","cookie_id":"{c_text[ci]}","ip":"{addr}",'
-        f'"user_agent":{ua_text[ui]},{g}'
-        for s, ci, addr, ui, g in zip(
-            site.tolist(), c_inv.tolist(), ip, ua_inv.tolist(), geo, strict=True
-        )
-    ]
+    fragment = _session_members(world, store, day, browser, site, cookie, ip, city, no_geo)
 
     # Page views: a geometric number per session, spaced by exponential reading times.
     views = np.minimum(rng.geometric(0.2, n), 30)
@@ -278,8 +216,108 @@ def simulate_day(
         s_consent=consent,
         s_login=login,
         s_fragment=fragment,
-        s_utc_offset=_UTC_OFFSET[world.hh_country[household]],
+        s_utc_offset=_UTC_OFFSET[country],
     )
+
+
+def _addresses(
+    world: World,
+    rng: np.random.Generator,
+    net: np.ndarray,
+    person: np.ndarray,
+    household: np.ndarray,
+    office: np.ndarray,
+) -> tuple[list[str], np.ndarray]:
+    """Public IP and geo-IP city of each session, given its network (home, office, mobile).
+
+    Homes: the household's current IPv4, or an IPv6 address in its stable /48 prefix.
+    Offices: one of the office's one or two egress addresses. Mobile: an address drawn from
+    the carrier's small CGNAT pool (rotating per session), or IPv6 on carriers that offer it.
+    """
+    carrier = world.person_carrier[person]
+    n = len(person)
+    ip = [""] * n
+    city = world.hh_city[household].copy()
+    home = np.flatnonzero(net == HOME)
+    home_v6 = world.hh_v6[household[home]] & (rng.random(len(home)) < 0.7)
+    h6, h4 = home[home_v6], home[~home_v6]
+    for i, s in zip(h4.tolist(), _ipv4(world.hh_ip4[household[h4]]), strict=True):
+        ip[i] = s
+    hh6 = household[h6]
+    h6_ip = _ipv6(world.hh_isp[hh6], 0x1000 + world.hh_isp[hh6], world.hh_ip6[hh6], rng)
+    for i, s in zip(h6.tolist(), h6_ip, strict=True):
+        ip[i] = s
+    fuzzy = home[rng.random(len(home)) < 0.1]  # geo-IP puts some homes in the ISP's hub city
+    city[fuzzy] = world.city_hub[world.hh_country[household[fuzzy]]]
+    off = np.flatnonzero(net == OFFICE)
+    o_ip = world.office_ip4[office[off], rng.integers(0, 2, len(off))]
+    for i, s in zip(off.tolist(), _ipv4(o_ip), strict=True):
+        ip[i] = s
+    city[off] = world.office_city[office[off]]
+    mob = np.flatnonzero(net == MOBILE)
+    mob_v6 = world.carrier_v6[carrier[mob]] & (rng.random(len(mob)) < 0.75)
+    m6, m4 = mob[mob_v6], mob[~mob_v6]
+    pool_pick = rng.random(len(m4))
+    m4_ip = np.array(
+        [
+            world.carrier_pool[c][int(u * len(world.carrier_pool[c]))]
+            for c, u in zip(carrier[m4].tolist(), pool_pick.tolist(), strict=True)
+        ],
+        dtype=np.uint32,
+    )
+    for i, s in zip(m4.tolist(), _ipv4(m4_ip), strict=True):
+        ip[i] = s
+    m6_ip = _ipv6(carrier[m6] + 5, 0x8000 + carrier[m6], rng.integers(0, 16, len(m6)), rng)
+    for i, s in zip(m6.tolist(), m6_ip, strict=True):
+        ip[i] = s
+    city[mob] = world.carrier_city[carrier[mob]]
+    return ip, city
+
+
+def _session_members(
+    world: World,
+    store: CookieStore,
+    day: dt.date,
+    browser: np.ndarray,
+    site: np.ndarray,
+    cookie: np.ndarray,
+    ip: list[str],
+    city: np.ndarray,
+    no_geo: np.ndarray,
+) -> list[str]:
+    """The JSON members every event of a session shares (site, cookie, IP, UA, geo).
+
+    User agents are rendered once per distinct (kind, device variant, version) and cookie
+    values looked up once per distinct cookie, not once per session.
+    """
+    kind = world.browser_kind[browser]
+    version = version_codes(kind, world.browser_lag[browser], day)
+    variant = world.device_variant[world.browser_device[browser]]
+    ua_code = kind * 10**8 + variant * 10**5 + version
+    ua_keys, ua_inv = np.unique(ua_code, return_inverse=True)
+    ua_text = [
+        _json_str(render(int(k // 10**8), int(k % 10**5), int(k // 10**5 % 1000), day))
+        for k in ua_keys.tolist()
+    ]
+    c_keys, c_inv = np.unique(cookie, return_inverse=True)
+    c_text = [store.values[c] for c in c_keys.tolist()]
+    geo = [
+        (
+            f'"country":"{cat.COUNTRIES[c][0]}","city":{_json_str(world.cities[t][1])}'
+            if not ng
+            else '"country":null,"city":null'
+        )
+        for c, t, ng in zip(
+            world.city_country[city].tolist(), city.tolist(), no_geo.tolist(), strict=True
+        )
+    ]
+    return [
+        f',"site_id":"{cat.SITE_IDS[s]}","cookie_id":"{c_text[ci]}","ip":"{addr}",'
+        f'"user_agent":{ua_text[ui]},{g}'
+        for s, ci, addr, ui, g in zip(
+            site.tolist(), c_inv.tolist(), ip, ua_inv.tolist(), geo, strict=True
+        )
+    ]
 
 
 def _pages(

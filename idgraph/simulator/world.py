@@ -127,7 +127,7 @@ def _blocks(rng: np.random.Generator, n: int) -> np.ndarray:
     return (_FIRST_OCTETS[codes // 256] << 24) | (codes % 256).astype(np.uint32) << 16
 
 
-def _host(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+def random_host(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
     """A random usable host address (last octet 1..254) inside each /16 ``base``."""
     third = rng.integers(0, 256, size=len(base), dtype=np.uint32)
     fourth = rng.integers(1, 255, size=len(base), dtype=np.uint32)
@@ -204,7 +204,7 @@ def build_world(people: int, rng: np.random.Generator) -> World:
     isp_block = all_blocks[: n_isp * 4].reshape(n_isp, 4)
     carrier_blocks = all_blocks[n_isp * 4 :]
     hh_isp = hh_country * 3 + _sample(rng, np.array([0.5, 0.3, 0.2]), n_hh)
-    hh_ip4 = _host(rng, isp_block[hh_isp, rng.integers(0, 4, n_hh)])
+    hh_ip4 = random_host(rng, isp_block[hh_isp, rng.integers(0, 4, n_hh)])
     hh_v6 = rng.random(n_hh) < np.where(hh_isp % 3 == 0, 0.55, 0.15)
     hh_ip6 = rng.integers(0, 1 << 16, n_hh, dtype=np.int64)
 
@@ -228,7 +228,8 @@ def build_world(people: int, rng: np.random.Generator) -> World:
     office_city = city_hub[office_country] + rng.integers(0, 2, n_offices)
     office_isp = office_country * 3 + rng.integers(0, 3, n_offices)
     office_ip4 = np.stack(
-        [_host(rng, isp_block[office_isp, rng.integers(0, 4, n_offices)]) for _ in range(2)], axis=1
+        [random_host(rng, isp_block[office_isp, rng.integers(0, 4, n_offices)]) for _ in range(2)],
+        axis=1,
     )
     single = rng.random(n_offices) < 0.7
     office_ip4[single, 1] = office_ip4[single, 0]
@@ -332,7 +333,7 @@ def build_world(people: int, rng: np.random.Generator) -> World:
     for c in range(len(carrier_country)):
         n_addr = max(4, int(subscribers[c]) // 40)
         block = carrier_blocks[c].repeat(n_addr)
-        carrier_pool.append(np.unique(_host(rng, block)))
+        carrier_pool.append(np.unique(random_host(rng, block)))
     carrier_v6 = rng.random(len(carrier_country)) < 0.4
     carrier_city = city_hub[carrier_country]
 
