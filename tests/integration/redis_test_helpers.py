@@ -78,3 +78,70 @@ def live_http(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _cluster_info(client: Any) -> str:
+    raw = client.execute_command("CLUSTER", "INFO")
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _wait(condition: Any, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"cluster: {what} not reached in {timeout}s")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def valkey_cluster(primaries: int = 3) -> Iterator[list[Any]]:
+    """A real Redis Cluster: ``primaries`` primaries, one replica each, from valkey-server.
+
+    Yields the servers, primaries first. Ports (and their bus ports, +10000) are chosen free.
+    """
+    import redis
+
+    from idgraph.embedded import graph_server_config, start_server
+
+    config = graph_server_config() | {
+        "cluster-enabled": "yes",
+        "cluster-config-file": "nodes.conf",
+        "cluster-node-timeout": 1000,  # fast failover for the test
+        "cluster-require-full-coverage": "no",  # other slots keep serving during a failover
+    }
+    servers = [start_server(config=config, with_bus=True) for _ in range(2 * primaries)]
+    clients = [redis.Redis(port=s.port) for s in servers]
+    try:
+        for c in clients[1:]:
+            clients[0].execute_command(
+                "CLUSTER", "MEET", "127.0.0.1", c.connection_pool.connection_kwargs["port"]
+            )
+        step = 16384 // primaries
+        for i in range(primaries):
+            end = 16383 if i == primaries - 1 else (i + 1) * step - 1
+            clients[i].execute_command("CLUSTER", "ADDSLOTSRANGE", i * step, end)
+        _wait(
+            lambda: all(
+                len(c.execute_command("CLUSTER", "NODES")) and _node_count(c) == len(clients)
+                for c in clients
+            ),
+            "all nodes met",
+        )
+        for i in range(primaries):
+            primary_id = clients[i].execute_command("CLUSTER", "MYID")
+            clients[primaries + i].execute_command("CLUSTER", "REPLICATE", primary_id)
+        _wait(lambda: all("cluster_state:ok" in _cluster_info(c) for c in clients), "state ok")
+        yield servers
+    finally:
+        for c in clients:
+            c.close()
+        for s in servers:
+            s.terminate()
+
+
+def _node_count(client: Any) -> int:
+    raw = client.execute_command("CLUSTER", "NODES")
+    if isinstance(raw, dict):
+        return len(raw)
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    return len([line for line in text.splitlines() if line.strip()])
