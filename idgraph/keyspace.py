@@ -49,12 +49,13 @@ _LOGIN_PERSON = b"idg-login"
 # Unified-id payload tags (first value byte). Each tag names how the id's text is packed.
 TAG_UTF8 = 0x01  # any text, UTF-8 as is
 TAG_HEX = 0x02  # lowercase hex of even length: the raw bytes
-TAG_PREFIXED_HEX = 0x03  # "<prefix><sep><lowercase hex>": [len][prefix+sep][raw bytes]
+TAG_PREFIXED_HEX = 0x03  # "<prefix>[sep]<lowercase hex>": [len][prefix+sep][raw bytes]
 TAG_DECIMAL = 0x04  # decimal integer < 2**64 without leading zeros: minimal big-endian bytes
 TAG_UUID = 0x05  # canonical lowercase UUID (8-4-4-4-12): 16 raw bytes
 
 _HEX = re.compile(r"(?:[0-9a-f]{2})+")
-_PREFIXED_HEX = re.compile(r"([A-Za-z][A-Za-z0-9]{0,14}[_:-])((?:[0-9a-f]{2})+)")
+# Shortest prefix (lazy) whose remainder is even-length lowercase hex: "u3fa8…" -> "u" + bytes.
+_PREFIXED_HEX = re.compile(r"([A-Za-z][A-Za-z0-9]{0,14}?[_:-]?)((?:[0-9a-f]{2})+)")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _VERSION = re.compile(r"[0-9]{8}\.[0-9]{1,10}")

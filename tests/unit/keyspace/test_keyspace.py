@@ -53,6 +53,9 @@ def test_login_location_golden_and_absent_index() -> None:
         ("12", 0.5, "04800c"),
         ("u_3fa85f6457174562", 0.941, "03f002755f3fa85f6457174562"),
         ("person:42", 0.2, "033307706572736f6e3a42"),
+        # The graph stage's ids: "u" + 24 hex -> 16 bytes instead of 27.
+        ("u3fa85f6457174562aa01bc9d", 0.75, "03bf01753fa85f6457174562aa01bc9d"),
+        ("uab1", 0.0, "0300027561b1"),
         ("007", 0.3, "014c303037"),
         ("ab", float("nan"), "0200ab"),
         ("Ünïcode", 2.0, "01ffc39c6ec3af636f6465"),
