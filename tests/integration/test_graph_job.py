@@ -1,0 +1,168 @@
+"""Stage ``graph`` on a tiny hand-built lake over two days.
+
+Day 1 has no scored pairs (no champion yet): deterministic links only. Day 2 adds scored pairs:
+a merge into an existing person, a chain of 6 cookies above the cap of 4 that over-merge
+protection must split, a pair below threshold and a pair touching an opted-out cookie.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from idgraph.settings import load_settings
+from spark_jobs.common.io import read_partition, write_partition
+from spark_jobs.common.optouts import OPTOUTS
+from spark_jobs.common.paths import Lake
+from spark_jobs.common.schemas import COOKIE_FEATURES, SCORED_PAIRS
+from spark_jobs.graph.health import HEALTH, format_health
+from spark_jobs.graph.job import run_graph
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+LOGIN_A, LOGIN_G = "a" * 64, "f" * 64
+
+
+def _cookie(site: str, cookie: str, login: str | None = None, device: str = "mobile") -> tuple:
+    row = dict.fromkeys(COOKIE_FEATURES.fieldNames())
+    row.update(site_id=site, cookie_id=cookie, login_hash=login, device_type=device)
+    return tuple(row[name] for name in COOKIE_FEATURES.fieldNames())
+
+
+DAY1_COOKIES = [
+    _cookie("s1", "a1", LOGIN_A),
+    _cookie("s2", "a2", LOGIN_A),
+    _cookie("s1", "opt", LOGIN_A),  # opted out: must never appear
+    _cookie("s1", "x"),
+    *[_cookie("s4", f"g{i}", LOGIN_G) for i in range(5)],  # generic: 5 cookies > 3
+]
+CHAIN = [
+    ("p1", "p2", 0.9),
+    ("p2", "p3", 0.9),
+    ("p3", "p4", 0.6),
+    ("p4", "p5", 0.9),
+    ("p5", "p6", 0.9),
+]
+DAY2_COOKIES = DAY1_COOKIES + [_cookie("s3", f"p{i}") for i in range(1, 7)]
+DAY2_PAIRS = [
+    *[("s3", a, "s3", b, score) for a, b, score in CHAIN],
+    ("s1", "x", "s2", "a2", 0.8),  # x joins person A
+    ("s4", "g1", "s4", "g2", 0.3),  # below threshold
+    ("s1", "opt", "s3", "p1", 0.99),  # opted-out cookie: dropped
+]
+
+
+@pytest.fixture(scope="module")
+def lake_after_two_days(spark, tmp_path_factory):  # type: ignore[no-untyped-def]
+    lake = Lake(str(tmp_path_factory.mktemp("graph-lake")))
+    settings = load_settings(
+        lake={"root": lake.root},
+        graph={"max_component_size": 4, "generic_login_max_cookies": 3},
+    )
+    write_partition(
+        spark.createDataFrame([("cookie", "s1", "opt", None, None)], OPTOUTS), lake, "optouts", D1
+    )
+    write_partition(
+        spark.createDataFrame(DAY1_COOKIES, COOKIE_FEATURES), lake, "cookie_features", D1
+    )
+    write_partition(
+        spark.createDataFrame(DAY2_COOKIES, COOKIE_FEATURES), lake, "cookie_features", D2
+    )
+    pairs = [(*p, 0.5, "m1") for p in DAY2_PAIRS]
+    write_partition(spark.createDataFrame(pairs, SCORED_PAIRS), lake, "scored_pairs", D2)
+    results = [run_graph(spark, settings, D1), run_graph(spark, settings, D2)]
+    return lake, results
+
+
+def _graph(spark, lake, day):  # type: ignore[no-untyped-def]
+    return {
+        (r.site_id, r.cookie_id): r.asDict()
+        for r in read_partition(spark, lake, "identity_graph", day).collect()
+    }
+
+
+def _health(spark, lake, day):  # type: ignore[no-untyped-def]
+    rows = read_partition(spark, lake, "health", day).collect()
+    assert len(rows) == 1
+    return rows[0].asDict(recursive=True)
+
+
+def test_day1_is_deterministic_only(spark, lake_after_two_days) -> None:  # type: ignore[no-untyped-def]
+    lake, (day1, _) = lake_after_two_days
+    graph = _graph(spark, lake, D1)
+    assert ("s1", "opt") not in graph
+    assert len(graph) == 8
+    assert graph["s1", "a1"]["unified_id"] == graph["s2", "a2"]["unified_id"]
+    assert graph["s1", "a1"]["link_type"] == "deterministic"
+    assert graph["s1", "a1"]["confidence"] == 1.0
+    # The generic login hash links nobody.
+    assert len({graph["s4", f"g{i}"]["unified_id"] for i in range(5)}) == 5
+    assert {graph["s4", f"g{i}"]["link_type"] for i in range(5)} == {"singleton"}
+
+    health = _health(spark, lake, D1)
+    assert health["deterministic_only"] is True
+    assert "deterministic links only" in health["note"]
+    assert "deterministic links only" in day1.note
+    assert (health["cookies"], health["components"], health["singletons"]) == (8, 7, 6)
+    assert (health["generic_login_hashes"], health["generic_login_cookies"]) == (1, 5)
+    assert health["gate_passed"] is True
+    assert health["gate_failures"] == []
+    assert any("churn check skipped" in n for n in health["gate_notes"])
+    assert day1.summary["cookies"] == 8 and day1.summary["gate"] == "passed"
+
+
+def test_day2_splits_the_oversized_component(spark, lake_after_two_days) -> None:  # type: ignore[no-untyped-def]
+    lake, _ = lake_after_two_days
+    graph = _graph(spark, lake, D2)
+    assert ("s1", "opt") not in graph
+    p = {c: graph["s3", c] for c in ("p1", "p2", "p3", "p4", "p5", "p6")}
+    assert len({p[c]["unified_id"] for c in ("p1", "p2", "p3")}) == 1
+    assert len({p[c]["unified_id"] for c in ("p4", "p5", "p6")}) == 1
+    assert p["p1"]["unified_id"] != p["p4"]["unified_id"]
+    assert {r["component_size"] for r in p.values()} == {3}
+    assert {r["link_type"] for r in p.values()} == {"probabilistic"}
+    assert {r["confidence"] for r in p.values()} == {0.9}  # the 0.6 edge was dropped
+    assert max(r["component_size"] for r in graph.values()) <= 4
+
+    health = _health(spark, lake, D2)
+    assert (health["overmerge_components"], health["overmerge_parts"]) == (1, 2)
+    assert health["overmerge_deterministic_only"] == 0
+    assert health["largest_component"] == 3
+    assert health["scored_pairs"] == 8
+    assert health["scored_pairs_above_threshold"] == 6  # chain + x; not g1-g2, not opt
+    assert health["model_version"] == "m1" and health["deterministic_only"] is False
+    assert sum(b["pairs"] for b in health["score_histogram"]) == 8
+
+
+def test_day2_ids_are_stable_and_churn_fails_the_gate(spark, lake_after_two_days) -> None:  # type: ignore[no-untyped-def]
+    lake, (_, day2) = lake_after_two_days
+    before, after = _graph(spark, lake, D1), _graph(spark, lake, D2)
+    person_a = before["s1", "a1"]["unified_id"]
+    # x merged into person A: the surviving ID is the one with the most cookies.
+    assert {after[k]["unified_id"] for k in [("s1", "a1"), ("s2", "a2"), ("s1", "x")]} == {person_a}
+    assert after["s1", "x"]["link_type"] == "probabilistic"
+    assert after["s1", "x"]["confidence"] == pytest.approx(0.8)
+    for i in range(5):
+        assert after["s4", f"g{i}"]["unified_id"] == before["s4", f"g{i}"]["unified_id"]
+
+    health = _health(spark, lake, D2)
+    assert health["returning_cookies"] == 8 and health["changed_ids"] == 1
+    assert health["churn"] == pytest.approx(1 / 8)
+    assert health["gate_passed"] is False
+    assert len(health["gate_failures"]) == 1 and "ID churn" in health["gate_failures"][0]
+    assert day2.summary["gate"].startswith("FAILED")
+    assert set(health) == set(HEALTH.fieldNames())
+    assert "ID churn" in format_health(health)
+
+
+def test_rerun_reproduces_the_day(spark, lake_after_two_days) -> None:  # type: ignore[no-untyped-def]
+    lake, _ = lake_after_two_days
+    first = _graph(spark, lake, D2)
+    settings = load_settings(
+        lake={"root": lake.root},
+        graph={"max_component_size": 4, "generic_login_max_cookies": 3},
+    )
+    run_graph(spark, settings, D2)
+    assert _graph(spark, lake, D2) == first
