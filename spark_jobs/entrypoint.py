@@ -94,10 +94,15 @@ def run(args: argparse.Namespace) -> int:
             stages = DAILY_STAGES
         else:
             stages = tuple(s for s in (*DAILY_STAGES, PUBLISH_STAGE) if s[0] == args.stage)
-        report = run_day(
-            spark, settings, args.date, stages=stages,
-            stage_kwargs={"publish": {"force": args.force}},
-        )  # fmt: skip
+        try:
+            report = run_day(
+                spark, settings, args.date, stages=stages,
+                stage_kwargs={"publish": {"force": args.force}},
+            )  # fmt: skip
+        except Exception as exc:
+            # A bug rather than a refused day: record it for `idgraph submit`, keep the traceback.
+            print(_result_line(args.stage, False, {}, f"{type(exc).__name__}: {exc}"), flush=True)
+            raise
         for result in report.results:
             summary = dict(result.summary)
             if result.skipped:

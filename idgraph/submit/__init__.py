@@ -52,18 +52,15 @@ def run_jobs(
     for job in jobs:
         if on_start is not None:
             on_start(job)
+        report = (lambda state, _job=job: on_state(_job, state)) if on_state else None
         if target is Target.local:
             from idgraph.submit.local import run_local
 
-            outcome = run_local(job, settings.spark, echo=echo)
+            outcome = run_local(job, settings.spark, echo=echo, on_state=report)
         else:
             from idgraph.submit.emr import run_emr
 
-            outcome = run_emr(
-                job,
-                settings.aws,
-                on_state=(lambda state, _job=job: on_state(_job, state)) if on_state else None,
-            )
+            outcome = run_emr(job, settings.aws, on_state=report)
         outcomes.append(outcome)
         if not outcome.ok:
             failure = SubmitFailed(outcome)

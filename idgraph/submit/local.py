@@ -65,6 +65,7 @@ def run_local(
     spark: SparkSettings,
     *,
     echo: Callable[[str], None] | None = None,
+    on_state: Callable[[str], None] | None = None,
 ) -> JobOutcome:
     """Run ``job`` with spark-submit and wait for it.
 
@@ -73,6 +74,8 @@ def run_local(
     """
     command = build_command(job, spark)
     started = time.perf_counter()
+    if on_state is not None:
+        on_state("RUNNING")
     lines: list[str] = []
     with subprocess.Popen(
         command, env=build_env(), stdout=subprocess.PIPE, text=True, bufsize=1
@@ -83,6 +86,8 @@ def run_local(
             if echo is not None:
                 echo(line.rstrip("\n"))
         code = proc.wait()
+    if on_state is not None:
+        on_state("SUCCESS" if code == 0 else "FAILED")
     results = parse_results(lines)
     failed = [r for r in results if not r.get("ok")]
     reason = ""

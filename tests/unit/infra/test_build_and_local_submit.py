@@ -7,9 +7,12 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from idgraph.build_emr import pack_venv
-from idgraph.settings import SparkSettings
+from idgraph.settings import SparkSettings, load_settings
 from idgraph.submit import plan_jobs
 from idgraph.submit.local import build_command, build_env, spark_submit_path
 
@@ -70,3 +73,42 @@ def test_child_env_uses_this_interpreter_and_keeps_settings() -> None:
     env = build_env({"IDGRAPH_ETL_LATENESS_DAYS": "2", "PATH": "/bin"})
     assert env["PYSPARK_PYTHON"] == sys.executable == env["PYSPARK_DRIVER_PYTHON"]
     assert env["IDGRAPH_ETL_LATENESS_DAYS"] == "2"
+
+
+@pytest.mark.spark
+def test_real_spark_submit_runs_the_entrypoint_and_publish_honours_the_gate(
+    spark: Any, tmp_path: Path
+) -> None:
+    """One real spark-submit (its own JVM) of the publish stage on a day whose gate failed."""
+    from pyspark.sql import types as T
+
+    from idgraph.submit import SubmitFailed, Target, run_jobs
+    from spark_jobs.common.io import write_partition
+    from spark_jobs.common.paths import Lake
+
+    lake = tmp_path / "lake"
+    schema = T.StructType([
+        T.StructField("gate_passed", T.BooleanType()),
+        T.StructField("gate_failures", T.ArrayType(T.StringType())),
+    ])  # fmt: skip
+    health = spark.createDataFrame([(False, ["churn 0.31 > 0.05"])], schema)
+    write_partition(health, Lake(str(lake)), "health", DAY)
+    settings = load_settings(
+        lake={"root": str(lake)},
+        spark={"master": "local[1]", "driver_memory": "1g", "shuffle_partitions": 1},
+    )
+    states: list[str] = []
+
+    with pytest.raises(SubmitFailed) as info:
+        run_jobs(
+            plan_jobs("publish", DAY, str(lake)), Target.local, settings,
+            on_state=lambda job, state: states.append(f"{job.stage}:{state}"),
+        )  # fmt: skip
+
+    outcome = info.value.outcome
+    assert states == ["publish:RUNNING", "publish:FAILED"]
+    assert not outcome.ok and outcome.state == "FAILED"
+    assert "gate failed: churn 0.31 > 0.05" in outcome.reason
+    assert outcome.results == [
+        {"stage": "publish", "ok": False, "summary": {}, "error": outcome.reason}
+    ]
