@@ -150,6 +150,17 @@ def test_valkey_is_a_multi_az_encrypted_cluster_with_the_listpack_layout() -> No
     assert params["hash-max-listpack-entries"] == "${tostring(var.hash_max_listpack_entries)}"
 
 
+def test_parameter_group_admits_the_buckets_the_loader_writes() -> None:
+    """The loader cannot CONFIG SET on ElastiCache: the parameter group must already be enough."""
+    from idgraph.settings import RedisSettings
+
+    redis = RedisSettings()
+    variables = _blocks(_load(TERRAFORM / "modules" / "redis" / "variables.tf"), "variable")
+    assert variables["hash_max_listpack_entries"]["default"] >= redis.listpack_entries
+    assert variables["hash_max_listpack_entries"]["default"] > 2 * redis.bucket_fill
+    assert variables["hash_max_listpack_value"]["default"] >= redis.listpack_value
+
+
 def test_alarms_cover_latency_errors_memory_and_the_daily_job() -> None:
     alarms = _resources(
         _load(TERRAFORM / "modules" / "monitoring" / "main.tf"), "aws_cloudwatch_metric_alarm"
