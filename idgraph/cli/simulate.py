@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -10,6 +10,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from idgraph.cli.app import app
 from idgraph.cli.common import LakeOpt, console, parse_day, setup_logging, summary_table
 from idgraph.settings import load_settings
+
+if TYPE_CHECKING:  # the simulator (numpy, pyarrow) is imported only when the command runs
+    from idgraph.simulator import DayReport
 
 
 @app.command()
@@ -55,7 +58,7 @@ def simulate(
     with progress:
         task = progress.add_task("simulating", total=settings.days)
 
-        def on_day(report) -> None:  # type: ignore[no-untyped-def]
+        def on_day(report: DayReport) -> None:
             progress.update(
                 task,
                 advance=1,

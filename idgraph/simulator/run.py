@@ -145,6 +145,9 @@ def simulate(
             traffic = simulate_day(world, store, d, day, _rng(seed, _TRAFFIC, d), activity)
         with clock("render"):
             lines = render_lines(traffic, _rng(seed, _RENDER, d))
+            # Rendered into the lines: free the day's URL strings before the next copy.
+            traffic.url.clear()
+            traffic.referrer.clear()
         with clock("deliver"):
             day_file, carry = assemble(
                 traffic,

@@ -215,12 +215,12 @@ def build_world(people: int, rng: np.random.Generator) -> World:
     # two largest cities.
     person_country = hh_country[person_household]
     person_office = np.full(people, -1, dtype=np.int64)
-    office_country_parts = []
+    office_country_parts: list[np.ndarray] = []
     for c in range(n_countries):
         staff = np.flatnonzero(worker & (person_country == c))
         n_here = max(1, len(staff) // 30)
         weight = 1.0 / np.arange(1, n_here + 1) ** 1.1
-        base = sum(len(x) for x in office_country_parts)
+        base = int(sum(len(x) for x in office_country_parts))
         person_office[staff] = base + _sample(rng, weight, len(staff))
         office_country_parts.append(np.full(n_here, c))
     office_country = np.concatenate(office_country_parts)
