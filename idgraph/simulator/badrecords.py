@@ -154,6 +154,9 @@ def inject(
     Returns:
         The injection, and the indices of lines that were altered or copied (not to be reused).
     """
+    candidates = np.asarray(candidates, dtype=np.int64)
+    if len(candidates) == 0:  # nothing safe to copy or alter (a tiny or all-refusing day)
+        return Injection(), np.zeros(0, dtype=np.int64)
     out = Injection(counts=dict(counts))
     pool = rng.permutation(candidates)
     with_mail = mail.count[person[pool]] > 0

@@ -76,11 +76,11 @@ def assemble(
     # Late syncs come from phones offline in the evening: weight by how late in the day.
     hour = (traffic.ts_ms % 86_400_000) // 3_600_000
     late = keepable[natural_rng.random(len(keepable)) < LATE_RATE * hour[keepable] / 11.5]
-    rest = np.setdiff1d(keepable, late)
+    rest = np.setdiff1d(keepable, late).astype(np.int64)
     dup_same = _pick(natural_rng, rest, DUP_SAME_DAY_RATE)
-    rest = np.setdiff1d(rest, dup_same)
+    rest = np.setdiff1d(rest, dup_same).astype(np.int64)
     dup_next = _pick(natural_rng, rest, DUP_NEXT_DAY_RATE)
-    candidates = np.setdiff1d(rest, dup_next)
+    candidates = np.setdiff1d(rest, dup_next).astype(np.int64)
 
     counts = plan_counts(bad_rate, n - len(late), bool(carry.pool), inject_rng)
     injection, altered = inject(
@@ -111,7 +111,7 @@ def assemble(
     ordered = [delivered[i] for i in order.tolist()]
     parts = [ordered[bounds[k] : bounds[k + 1]] for k in range(n_parts)]
 
-    pool_from = np.setdiff1d(candidates, altered)
+    pool_from = np.setdiff1d(candidates, altered).astype(np.int64)
     pool_pick = natural_rng.permutation(pool_from)[:PREV_POOL_SIZE]
     next_carry = Carry(
         late=[lines[i] for i in late.tolist()],

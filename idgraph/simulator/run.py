@@ -74,6 +74,8 @@ def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
 
 def _encode(lines: list[str]) -> bytes:
     """One part file's bytes: JSON Lines in UTF-8, with the injected invalid bytes in place."""
+    if not lines:  # an empty part is an empty file, never a blank line
+        return b""
     data = ("\n".join(lines) + "\n").encode()
     return (
         data.replace(NON_UTF8_MARK.encode(), NON_UTF8_BYTES)

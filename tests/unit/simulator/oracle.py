@@ -24,6 +24,8 @@ def read_lines(lake: Path, day: dt.date) -> list[str]:
     lines: list[str] = []
     for part in sorted((lake / "raw" / "pixel" / f"dt={day.isoformat()}").glob("*.json.gz")):
         text = gzip.decompress(part.read_bytes()).decode("utf-8", errors="replace")
+        if not text:
+            continue
         assert text.endswith("\n")
         lines.extend(text[:-1].split("\n"))
     return lines

@@ -91,6 +91,19 @@ def test_counts_match_the_files_exactly(lake: Path) -> None:
     assert counts["natural"]["late_from_prev_day"] > 0
 
 
+@pytest.mark.parametrize("people", [1, 3, 25])
+def test_tiny_worlds_still_account_for_every_line(people: int, tmp_path: Path) -> None:
+    simulate(str(tmp_path), START, days=3, people=people, seed=4, bad_rate=0.3)
+    previous: set[str] = set()
+    for offset in range(3):
+        day = START + dt.timedelta(days=offset)
+        counts = json.loads((tmp_path / f"truth/injected/dt={day}/counts.json").read_text())
+        reasons, kept = classify(read_lines(tmp_path, day), day, previous)
+        assert dict(reasons) == {k: v for k, v in counts["counts"].items() if v}
+        assert counts["expected_reconciliation"]["visits_written"] == len(kept)
+        previous = {e["event_id"] for e in kept}
+
+
 def test_late_events_belong_to_the_previous_day(lake: Path) -> None:
     day = START + dt.timedelta(days=1)
     _, kept = classify(read_lines(lake, day), day, set())
