@@ -57,7 +57,9 @@ BUCKET_SCHEMA = "bucket int, field binary, value binary"
 STATS_SCHEMA = "rows long, added long, buckets long, max_bucket long, max_value long"
 
 
-def _encode_cookie_batches(buckets: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator]:
+def cookie_batch_encoder(buckets: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator]:
+    """Arrow batch function: graph rows -> ``(bucket, field, value)`` with ``buckets`` buckets."""
+
     def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
 
@@ -95,7 +97,7 @@ def encode_cookies(graph: DataFrame, *, buckets: int) -> DataFrame:
         buckets: the version's cookie bucket count.
     """
     cols = graph.select("site_id", "cookie_id", "unified_id", "confidence")
-    return cols.mapInArrow(_encode_cookie_batches(buckets), BUCKET_SCHEMA)
+    return cols.mapInArrow(cookie_batch_encoder(buckets), BUCKET_SCHEMA)
 
 
 def _digest_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -147,9 +149,13 @@ def encode_logins(login_cookies: DataFrame, *, buckets: int) -> DataFrame:
     return grouped.mapInArrow(_encode_login_batches(buckets), BUCKET_SCHEMA)
 
 
-def _bucket_writer(
+def bucket_writer(
     target: RedisTarget, version: str, kind: str, batch_fields: int
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The per-partition writer: Arrow batches sorted by bucket in, one stats row out.
+
+    Public so that benchmarks can time exactly what each Spark task runs.
+    """
     key_of = ks.cookie_key if kind == "cookie" else ks.login_key
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -229,7 +235,7 @@ def load_buckets(
     stats = (
         encoded.repartition(partitions, "bucket")  # every bucket in exactly one partition
         .sortWithinPartitions("bucket")  # ... and contiguous: one HSET per bucket
-        .mapInArrow(_bucket_writer(target, version, kind, batch_fields), STATS_SCHEMA)
+        .mapInArrow(bucket_writer(target, version, kind, batch_fields), STATS_SCHEMA)
         .agg(
             F.sum("rows").alias("rows"),
             F.sum("added").alias("added"),
