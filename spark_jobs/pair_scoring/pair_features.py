@@ -324,7 +324,8 @@ def seen_overlap_share() -> Column:
         F.greatest(_overlap_seconds(), F.lit(0)).cast("double"),
         F.least(span(_l), span(_r)).cast("double"),
     )
-    return _or_default(_seen_known(), F.least(share, F.lit(1.0)))
+    # Zero-length lives divide by zero: the default, not least()'s skip-the-null answer.
+    return _or_default(_seen_known(), F.least(F.coalesce(share, F.lit(0.0)), F.lit(1.0)))
 
 
 # --- Sites -------------------------------------------------------------------------------
