@@ -73,15 +73,20 @@ def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
 
 
 def _encode(lines: list[str]) -> bytes:
-    """One part file's bytes: JSON Lines in UTF-8, with the injected invalid bytes in place."""
-    if not lines:  # an empty part is an empty file, never a blank line
-        return b""
-    data = ("\n".join(lines) + "\n").encode()
-    return (
-        data.replace(NON_UTF8_MARK.encode(), NON_UTF8_BYTES)
-        if NON_UTF8_MARK.encode() in data
-        else data
-    )
+    """One part file's bytes: JSON Lines in UTF-8, with the injected invalid bytes in place.
+
+    Only the few marked lines are patched at byte level; the rest is joined and encoded in
+    runs (an empty part is an empty file, never a blank line).
+    """
+    marked = [i for i, line in enumerate(lines) if NON_UTF8_MARK in line]
+    pieces: list[bytes] = []
+    begin = 0
+    for i in marked:
+        pieces.append("\n".join([*lines[begin:i], ""]).encode())
+        pieces.append(lines[i].encode().replace(NON_UTF8_MARK.encode(), NON_UTF8_BYTES) + b"\n")
+        begin = i + 1
+    pieces.append("\n".join([*lines[begin:], ""]).encode())
+    return b"".join(pieces)
 
 
 def _rng(seed: int, stream: int, day: int = 0) -> np.random.Generator:

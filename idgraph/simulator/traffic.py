@@ -361,10 +361,12 @@ def _pages(
             urls.append(f"https://{host}/{cat.TOPICS[t]}/{terms[a]}-{terms[b]}-{art}")
     external = rng.integers(0, len(cat.SEARCH_REFERRERS), n)
     has_external = rng.random(n) < 0.55
-    refs: list[str | None] = [None] * n
-    for i in range(n):
-        if is_first[i]:
-            refs[i] = cat.SEARCH_REFERRERS[external[i]] if has_external[i] else None
-        else:
-            refs[i] = urls[i - 1]
+    # A session's first page comes from a search engine, a social site or nowhere; the
+    # next ones from the previous page.
+    refs: list[str | None] = [
+        (cat.SEARCH_REFERRERS[e] if h else None) if f else urls[i - 1]
+        for i, (f, e, h) in enumerate(
+            zip(is_first.tolist(), external.tolist(), has_external.tolist(), strict=True)
+        )
+    ]
     return urls, refs
