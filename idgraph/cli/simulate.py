@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from idgraph.cli.app import app
-from idgraph.cli.common import LakeOpt, console, parse_day, setup_logging, summary_table
+from idgraph.cli.common import (
+    LakeOpt,
+    console,
+    err_console,
+    parse_day,
+    setup_logging,
+    summary_table,
+)
 from idgraph.settings import load_settings
 
 if TYPE_CHECKING:  # the simulator (numpy, pyarrow) is imported only when the command runs
@@ -38,16 +46,20 @@ def simulate(
 
     setup_logging(verbose)
     start = parse_day(start_date, name="start-date")
-    settings = load_settings(
-        lake={"root": out},
-        simulator={
-            "people": people,
-            "seed": seed,
-            "bad_record_rate": bad_rate,
-            "days": days,
-            "activity": activity,
-        },
-    ).simulator
+    try:
+        settings = load_settings(
+            lake={"root": out},
+            simulator={
+                "people": people,
+                "seed": seed,
+                "bad_record_rate": bad_rate,
+                "days": days,
+                "activity": activity,
+            },
+        ).simulator
+    except ValidationError as exc:
+        err_console.print(f"[bold red]invalid settings:[/] {exc}")
+        raise typer.Exit(code=2) from exc
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -184,3 +184,24 @@ def test_cli_simulate_writes_the_lake(tmp_path: Path) -> None:
     assert (out / "truth/injected/dt=2026-03-07/counts.json").exists()
     bad = CliRunner().invoke(app, ["simulate", "--out", str(out), "--start-date", "2026-02-30"])
     assert bad.exit_code != 0
+
+
+def test_cli_takes_defaults_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from idgraph.cli import app
+
+    monkeypatch.setenv("IDGRAPH_SIM_PEOPLE", "20")
+    monkeypatch.setenv("IDGRAPH_SIM_DAYS", "1")
+    monkeypatch.setenv("IDGRAPH_SIM_SEED", "9")
+    result = CliRunner().invoke(
+        app, ["simulate", "--out", str(tmp_path), "--start-date", "2026-03-06", "--seed", "10"]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "truth" / "manifest.json").read_text())
+    assert (manifest["people"], manifest["days"], manifest["seed"]) == (20, 1, 10)
+    monkeypatch.setenv("IDGRAPH_SIM_BAD_RECORD_RATE", "0.9")  # out of range: refused early
+    refused = CliRunner().invoke(
+        app, ["simulate", "--out", str(tmp_path), "--start-date", "2026-03-06"]
+    )
+    assert refused.exit_code == 2
