@@ -7,6 +7,7 @@ trained and promoted, and the last day is re-scored with it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from pyspark.sql import functions as F
@@ -17,6 +18,7 @@ from idgraph.simulator import simulate
 from spark_jobs.common.io import read_partition
 from spark_jobs.common.paths import Lake
 from spark_jobs.pair_scoring.scoring_job import NO_CHAMPION, run_scoring
+from training.evaluate import run_evaluation
 from training.registry import load_champion
 from training.train import run_training
 
@@ -70,3 +72,14 @@ def test_train_then_score_on_a_small_simulated_lake(spark, tmp_path):
         scored.where(F.col("score").isNull() | (F.col("score") < 0) | (F.col("score") > 1)).count()
         == 0
     )
+
+    # Evaluation of the day against the simulator's truth (no graph stage run here: the
+    # fallback counts scored edges at the threshold plus deterministic links).
+    out = tmp_path / "eval.json"
+    figures = run_evaluation(spark, settings, days[-1], out=str(out))
+    assert json.loads(out.read_text())["day"] == days[-1].isoformat()
+    assert figures["true_pairs"] > 0 and figures["cookies"] > figures["anonymous_cookies"] > 0
+    graph, deterministic = figures["methods"]["graph"], figures["methods"]["deterministic"]
+    assert graph["recall"] >= deterministic["recall"]  # scored edges only add links
+    assert 0 < figures["candidates"]["recall"] <= 1
+    assert figures["candidates"]["pairs"] == candidates

@@ -104,3 +104,83 @@ def test_candidate_recall_and_naive_rule(spark):
     )
     # c1 (top ipA), c2 (top ipA), c4 (top ipA), same UA: 3 predicted pairs, 1 correct.
     assert (naive["predicted_pairs"], naive["correct_pairs"]) == (3, 1)
+
+
+def test_evaluate_day_on_a_hand_built_lake(spark, tmp_path):
+    import datetime as dt
+
+    from idgraph.settings import load_settings
+    from spark_jobs.common.io import write_partition
+    from spark_jobs.common.paths import Lake
+    from training.evaluate import evaluate_day
+
+    day = dt.date(2026, 1, 10)
+    lake = Lake(str(tmp_path / "lake"))
+    ip = "struct<ip_hash:string,ip_prefix:string,n_events:bigint,ip_popularity:bigint>"
+    features = spark.createDataFrame(
+        [
+            ("s1", "c1", "h1", [("ipA", "p1", 5, 1)], [("p1", 5)], "Chrome", 120, "Windows"),
+            ("s2", "c2", "h1", [("ipA", "p1", 9, 1)], [("p1", 9)], "Chrome", 120, "Windows"),
+            ("s3", "c3", None, [("ipA", "p1", 2, 1)], [("p1", 2)], "Safari", 17, "iOS"),
+            ("s1", "c4", None, [("ipD", "p4", 3, 1)], [("p4", 3)], "Chrome", 120, "Windows"),
+        ],
+        f"site_id string, cookie_id string, login_hash string, ips array<{ip}>, "
+        "ip_prefixes array<struct<ip_prefix:string,n_events:bigint>>, ua_family string, "
+        "ua_major int, os_family string",
+    )
+    write_partition(features, lake, "cookie_features", day)
+    spark.createDataFrame(
+        [("s1", "c1", 1), ("s2", "c2", 1), ("s3", "c3", 1), ("s1", "c4", 2)],
+        "site_id string, cookie_id string, person_id long",
+    ).write.parquet(lake.path("truth", "cookies"))
+    write_partition(
+        spark.createDataFrame(
+            [("s1", "c1", "s2", "c2", ["ip"]), ("s2", "c2", "s3", "c3", ["ip"])],
+            "site_id_l string, cookie_id_l string, site_id_r string, cookie_id_r string, "
+            "blocking_keys array<string>",
+        ),
+        lake,
+        "candidate_pairs",
+        day,
+    )
+    write_partition(
+        spark.createDataFrame(
+            [("s1", "c1", "s2", "c2", 0.99, 0.5, "1"), ("s2", "c2", "s3", "c3", 0.9, 0.5, "1")],
+            "site_id_l string, cookie_id_l string, site_id_r string, cookie_id_r string, "
+            "score double, threshold double, model_version string",
+        ),
+        lake,
+        "scored_pairs",
+        day,
+    )
+    settings = load_settings(lake={"root": lake.root})
+
+    fallback = evaluate_day(spark, settings, day)
+    assert fallback["graph_source"].startswith("scored edges")
+    # deterministic c1-c2 plus the scored edge c2-c3 (c1-c2 is not counted twice)
+    assert fallback["methods"]["graph"]["predicted_pairs"] == 2
+    assert fallback["methods"]["deterministic"]["recall"] == pytest.approx(1 / 3)
+    assert fallback["candidates"]["recall"] == pytest.approx(2 / 3)
+
+    write_partition(
+        spark.createDataFrame(
+            [
+                ("s1", "c1", "U1", 3),
+                ("s2", "c2", "U1", 3),
+                ("s3", "c3", "U1", 3),
+                ("s1", "c4", "U2", 1),
+            ],
+            "site_id string, cookie_id string, unified_id string, component_size long",
+        ),
+        lake,
+        "identity_graph",
+        day,
+    )
+    result = evaluate_day(spark, settings, day)
+    graph = result["methods"]["graph"]
+    assert result["graph_source"] == "identity_graph"
+    assert (graph["precision"], graph["recall"]) == (1.0, 1.0)
+    assert graph["anonymous"]["recall"] == 1.0  # c3 joined through the scored edge
+    assert result["targets"]["recall_vs_deterministic"]["measured"] == pytest.approx(3.0)
+    assert result["targets"]["graph_precision"]["met"] is True
+    assert result["largest_component"] == 3
