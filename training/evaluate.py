@@ -84,7 +84,12 @@ def truth_counts(assigned: DataFrame) -> dict[str, int]:
     row = (
         assigned.groupBy("person_id")
         .agg(F.count("*").alias("n"), F.sum("logged").alias("k"))
-        .agg(F.sum(c2(F.col("n"))).alias("true"), F.sum(c2(F.col("k"))).alias("true_logged"))
+        .agg(
+            F.sum(c2(F.col("n"))).alias("true"),
+            F.sum(c2(F.col("k"))).alias("true_logged"),
+            F.sum("n").alias("cookies"),
+            F.sum("k").alias("logged_cookies"),
+        )
         .first()
     )
     assert row is not None
@@ -246,8 +251,8 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
     truth_n = truth_counts(cookies)
     deterministic = clustering_counts(cookies, cluster=F.col("login_hash"))
     naive = clustering_counts(cookies, cluster=naive_ip_ua_cluster())
-    n_cookies = cookies.count()
-    n_anonymous = cookies.where(F.col("logged") == 0).count()
+    n_cookies = truth_n["cookies"]
+    n_anonymous = n_cookies - truth_n["logged_cookies"]
     result: dict[str, Any] = {
         "day": day.isoformat(),
         "cookies": n_cookies,
@@ -259,6 +264,9 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
             "naive_ip_ua": pairwise(naive, truth_n),
         },
     }
+    edges = None
+    if partition_exists(spark, lake, "scored_pairs", day):
+        edges = scored_edge_counts(read_partition(spark, lake, "scored_pairs", day), cookies)
     if partition_exists(spark, lake, "identity_graph", day):
         graph = read_partition(spark, lake, "identity_graph", day).select(
             "site_id", "cookie_id", "unified_id"
@@ -273,13 +281,11 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
             .agg(F.max("component_size"))
             .first()[0]
         )
-    elif partition_exists(spark, lake, "scored_pairs", day):
-        edges = scored_edge_counts(read_partition(spark, lake, "scored_pairs", day), cookies)
+    elif edges is not None:
         combined = {k: deterministic[k] + edges[k] for k in edges} | {"largest": None}
         result["graph_source"] = "scored edges at threshold + deterministic (no closure)"
         result["methods"]["graph"] = pairwise(combined, truth_n)
-    if partition_exists(spark, lake, "scored_pairs", day):
-        edges = scored_edge_counts(read_partition(spark, lake, "scored_pairs", day), cookies)
+    if edges is not None:
         result["scored_edges"] = {
             "above_threshold": edges["predicted"],
             "precision": edges["correct"] / edges["predicted"] if edges["predicted"] else 0.0,
