@@ -7,7 +7,6 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -75,24 +74,24 @@ def test_child_env_uses_this_interpreter_and_keeps_settings() -> None:
     assert env["IDGRAPH_ETL_LATENESS_DAYS"] == "2"
 
 
-@pytest.mark.spark
+@pytest.mark.slow
 def test_real_spark_submit_runs_the_entrypoint_and_publish_honours_the_gate(
-    spark: Any, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     """One real spark-submit (its own JVM) of the publish stage on a day whose gate failed."""
-    from pyspark.sql import types as T
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from idgraph.submit import SubmitFailed, Target, run_jobs
-    from spark_jobs.common.io import write_partition
-    from spark_jobs.common.paths import Lake
 
     lake = tmp_path / "lake"
-    schema = T.StructType([
-        T.StructField("gate_passed", T.BooleanType()),
-        T.StructField("gate_failures", T.ArrayType(T.StringType())),
-    ])  # fmt: skip
-    health = spark.createDataFrame([(False, ["churn 0.31 > 0.05"])], schema)
-    write_partition(health, Lake(str(lake)), "health", DAY)
+    # The graph stage's health row, written without a JVM: only spark-submit starts one.
+    health = lake / "health" / f"dt={DAY.isoformat()}"
+    health.mkdir(parents=True)
+    pq.write_table(
+        pa.table({"gate_passed": [False], "gate_failures": [["churn 0.31 > 0.05"]]}),
+        health / "part-00000.parquet",
+    )
     settings = load_settings(
         lake={"root": str(lake)},
         spark={"master": "local[1]", "driver_memory": "1g", "shuffle_partitions": 1},
