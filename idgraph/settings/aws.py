@@ -40,7 +40,7 @@ class AwsSettings(IdgraphSettings):
     logs_uri: str | None = None
     """``s3://`` prefix EMR Serverless writes driver/executor logs under."""
 
-    code_version: str = "latest"
+    code_version: str = "current"
     """Sub-prefix of ``artifacts_uri`` to run (CI uploads each commit under its SHA)."""
 
     venv_archive: str = "idgraph-venv.tar.gz"
