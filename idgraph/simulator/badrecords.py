@@ -158,6 +158,8 @@ def inject(
     if len(candidates) == 0:  # nothing safe to copy or alter (a tiny or all-refusing day)
         return Injection(), np.zeros(0, dtype=np.int64)
     out = Injection(counts=dict(counts))
+    picks = rng.choice(candidates, sum(counts[k] for k in QUARANTINE_KINDS))
+    quarantine_sources = [lines[i] for i in picks.tolist()]
     pool = rng.permutation(candidates)
     with_mail = mail.count[person[pool]] > 0
     # Raw e-mail logins replace a real login where possible, so the hash is consistent.
@@ -208,16 +210,12 @@ def inject(
         picks = rng.integers(0, len(prev_pool), counts["duplicate_prev_day"])
         out.extra_lines.extend(prev_pool[j] for j in picks.tolist())
 
-    # Quarantine kinds: a copy of a good event with a fresh id and exactly one defect.
-    # Sources exclude altered lines so that a quarantined copy carries no warning as well.
-    clean = np.setdiff1d(candidates, np.array(taken, dtype=np.int64))
-    sources = rng.choice(
-        clean if len(clean) else candidates, sum(counts[k] for k in QUARANTINE_KINDS)
-    )
-    ids_iter, src_iter = iter(ids), iter(sources.tolist())
+    # Quarantine kinds: a copy of a good event (as it was before any alteration, so that
+    # it carries no warning) with a fresh id and exactly one defect.
+    ids_iter, src_iter = iter(ids), iter(quarantine_sources)
     for kind in QUARANTINE_KINDS:
         for _ in range(counts[kind]):
-            event = orjson.loads(lines[next(src_iter)])
+            event = orjson.loads(next(src_iter))
             event["event_id"] = next(ids_iter)
             if kind == "malformed_json":
                 out.extra_lines.append(_malformed(_dumps(event), rng))

@@ -145,3 +145,16 @@ def _accounting(day: dt.date, lines: int, own: int, natural: dict, injected: dic
             **{f"warning_{k}": total[k] for k in WARNING_KINDS},
         },
     }
+
+
+def merge_counts(total: dict | None, block: dict) -> dict:
+    """Add one block's counts file into the day's (numbers added, nested dicts per key)."""
+    if total is None:
+        return block
+    merged = dict(total)
+    for key, value in block.items():
+        if isinstance(value, dict):
+            merged[key] = {k: total[key].get(k, 0) + v for k, v in value.items()}
+        elif isinstance(value, int):
+            merged[key] = total[key] + value
+    return merged

@@ -16,16 +16,19 @@ import pyarrow as pa
 from idgraph.simulator import catalog as cat
 from idgraph.simulator.badrecords import KINDS, NON_UTF8_BYTES, NON_UTF8_MARK
 from idgraph.simulator.cookies import REASONS, CookieStore
-from idgraph.simulator.delivery import Carry, assemble
+from idgraph.simulator.delivery import Carry, assemble, merge_counts
 from idgraph.simulator.encode import render_lines
 from idgraph.simulator.lake_io import LakeWriter
-from idgraph.simulator.traffic import simulate_day
+from idgraph.simulator.traffic import evolve, simulate_day
 from idgraph.simulator.useragents import KINDS as BROWSER_KINDS
 from idgraph.simulator.world import World, build_world
 
 # Independent generator streams per purpose, so e.g. the bad-record rate never changes the
 # good events, and the world does not depend on the number of days.
-_WORLD, _COOKIES, _TRAFFIC, _RENDER, _NATURAL, _INJECT = range(6)
+_WORLD, _COOKIES, _TRAFFIC, _RENDER, _NATURAL, _INJECT, _EVOLVE = range(7)
+# People are simulated in blocks of this size, each day: memory stays at one block's lines
+# (~0.5M) however big the world. A constant, so the output never depends on the machine.
+BLOCK_PEOPLE = 50_000
 
 
 @dataclass
@@ -89,8 +92,17 @@ def _encode(lines: list[str]) -> bytes:
     return b"".join(pieces)
 
 
-def _rng(seed: int, stream: int, day: int = 0) -> np.random.Generator:
-    return np.random.default_rng([seed, stream, day])
+def _rng(seed: int, stream: int, day: int = 0, block: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, stream, day, block])
+
+
+def _tally(summary: SimulationSummary, day: dt.date, counts: dict) -> None:
+    summary.lines_per_day[day.isoformat()] = counts["lines"]
+    summary.events_per_day[day.isoformat()] = counts["events_of_day"]
+    for kind, value in counts["injected"].items():
+        summary.injected_by_kind[kind] += value
+    for kind, value in counts["natural"].items():
+        summary.natural_by_kind[kind] = summary.natural_by_kind.get(kind, 0) + value
 
 
 def simulate(
@@ -144,55 +156,61 @@ def simulate(
         injected_by_kind=dict.fromkeys(KINDS, 0),
         natural_by_kind={},
     )
-    carry = Carry()
+    blocks = [(lo, min(lo + BLOCK_PEOPLE, people)) for lo in range(0, people, BLOCK_PEOPLE)]
+    carries = [Carry() for _ in blocks]
     for d in range(days):
         t0 = time.perf_counter()
         day = start + dt.timedelta(days=d)
-        with clock("traffic"):
-            traffic = simulate_day(world, store, d, day, _rng(seed, _TRAFFIC, d), activity)
-        with clock("render"):
-            lines = render_lines(traffic, _rng(seed, _RENDER, d))
-            # Rendered into the lines: free the day's URL strings before the next copy.
-            traffic.url.clear()
-            traffic.referrer.clear()
-        with clock("deliver"):
-            day_file, carry = assemble(
-                traffic,
-                lines,
-                carry,
-                day,
-                bad_rate,
-                world.mail,
-                _rng(seed, _NATURAL, d),
-                _rng(seed, _INJECT, d),
-            )
-        del traffic, lines
+        evolve(world, store, d, _rng(seed, _EVOLVE, d))
+        folder = f"raw/pixel/dt={day.isoformat()}"
+        lake.reset_dir(folder)
+        counts: dict | None = None
+        parts_written = 0
+        for b, block in enumerate(blocks):
+            with clock("traffic"):
+                traffic = simulate_day(
+                    world, store, d, day, _rng(seed, _TRAFFIC, d, b), block, activity
+                )
+            with clock("render"):
+                lines = render_lines(traffic, _rng(seed, _RENDER, d, b))
+                # Rendered into the lines: free the URL strings before the next copy.
+                traffic.url.clear()
+                traffic.referrer.clear()
+            with clock("deliver"):
+                day_file, carries[b] = assemble(
+                    traffic,
+                    lines,
+                    carries[b],
+                    day,
+                    bad_rate,
+                    world.mail,
+                    _rng(seed, _NATURAL, d, b),
+                    _rng(seed, _INJECT, d, b),
+                )
+            del traffic, lines
+            with clock("write"):
+                parts_written += lake.write_gzip_parts(
+                    folder, (_encode(part) for part in day_file.parts), first=parts_written
+                )
+            counts = merge_counts(counts, day_file.counts)
+        assert counts is not None
         with clock("write"):
-            folder = f"raw/pixel/dt={day.isoformat()}"
-            lake.reset_dir(folder)
-            lake.write_gzip_parts(folder, (_encode(part) for part in day_file.parts))
             counts_dir = f"truth/injected/dt={day.isoformat()}"
             lake.reset_dir(counts_dir)
             lake.write_bytes(
-                f"{counts_dir}/counts.json",
-                orjson.dumps(day_file.counts, option=orjson.OPT_INDENT_2),
+                f"{counts_dir}/counts.json", orjson.dumps(counts, option=orjson.OPT_INDENT_2)
             )
-        c = day_file.counts
-        summary.lines_per_day[day.isoformat()] = c["lines"]
-        summary.events_per_day[day.isoformat()] = c["events_of_day"]
-        for kind, value in c["injected"].items():
-            summary.injected_by_kind[kind] += value
-        for kind, value in c["natural"].items():
-            summary.natural_by_kind[kind] = summary.natural_by_kind.get(kind, 0) + value
+        _tally(summary, day, counts)
         if on_day is not None:
-            report = DayReport(
-                day,
-                c["lines"],
-                c["events_of_day"],
-                sum(c["injected"].values()),
-                time.perf_counter() - t0,
+            on_day(
+                DayReport(
+                    day,
+                    counts["lines"],
+                    counts["events_of_day"],
+                    sum(counts["injected"].values()),
+                    time.perf_counter() - t0,
+                )
             )
-            on_day(report)
     with clock("truth"):
         lake.write_parquet("truth/cookies", cookie_truth(world, store, start))
         lake.write_parquet("truth/people", people_truth(world, store))

@@ -96,7 +96,7 @@ def _json_str(value: str | None) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _evolve(world: World, store: CookieStore, day: int, rng: np.random.Generator) -> None:
+def evolve(world: World, store: CookieStore, day: int, rng: np.random.Generator) -> None:
     """Overnight changes: some home IPs are reassigned, some people clear their cookies."""
     moved = np.flatnonzero(rng.random(len(world.hh_ip4)) < 0.008)
     blocks = world.isp_block[world.hh_isp[moved], rng.integers(0, 4, len(moved))]
@@ -112,26 +112,29 @@ def simulate_day(
     day_index: int,
     day: dt.date,
     rng: np.random.Generator,
+    people: tuple[int, int],
     activity: float = 1.0,
 ) -> DayTraffic:
-    """Generate every event of ``day`` and update cookie state.
+    """Generate the events of ``day`` for people ``people[0]..people[1]-1``; update cookies.
+
+    Call ``evolve`` once per day first (overnight IP and cookie changes).
 
     Args:
-        world: the population (home IPs are mutated in place when reassigned).
+        world: the population.
         store: cookie state carried from day to day.
         day_index: days since ``start``.
         day: the UTC day being generated.
-        rng: this day's generator.
+        rng: this day's (and block's) generator.
+        people: the block of person ids to simulate (bounds memory on big worlds).
         activity: multiplier on session counts (tunes events per person-day).
     """
-    _evolve(world, store, day_index, rng)
     weekend = day.weekday() >= 5
     day_ms = (day - dt.date(1970, 1, 1)).days * DAY_MS
 
     # Who is online and how many sessions.
-    active = np.flatnonzero(
-        rng.random(world.people) < world.person_active * (0.8 if weekend else 1)
-    )
+    lo, hi = people
+    chance = world.person_active[lo:hi] * (0.8 if weekend else 1)
+    active = lo + np.flatnonzero(rng.random(hi - lo) < chance)
     lam = world.person_sessions[active] * (1.2 if weekend else 1.0) * activity
     n_sess = 1 + rng.poisson(lam)
     person = np.repeat(active, n_sess)

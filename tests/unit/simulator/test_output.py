@@ -104,6 +104,30 @@ def test_tiny_worlds_still_account_for_every_line(people: int, tmp_path: Path) -
         previous = {e["event_id"] for e in kept}
 
 
+def test_people_blocks_keep_every_guarantee(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import idgraph.simulator.run as run
+
+    monkeypatch.setattr(run, "BLOCK_PEOPLE", 70)  # 200 people -> blocks of 70, 70, 60
+    simulate(str(tmp_path / "a"), START, days=2, people=200, seed=8, bad_rate=0.05)
+    simulate(str(tmp_path / "b"), START, days=2, people=200, seed=8, bad_rate=0.05)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    known = {
+        (c["site_id"], c["cookie_id"])
+        for c in pq.read_table(tmp_path / "a/truth/cookies").to_pylist()
+    }
+    previous: set[str] = set()
+    for offset in range(2):
+        day = START + dt.timedelta(days=offset)
+        assert len(list((tmp_path / f"a/raw/pixel/dt={day}").glob("*.gz"))) == 9
+        counts = json.loads((tmp_path / f"a/truth/injected/dt={day}/counts.json").read_text())
+        reasons, kept = classify(read_lines(tmp_path / "a", day), day, previous)
+        assert dict(reasons) == {k: v for k, v in counts["counts"].items() if v}
+        assert {(e["site_id"], e["cookie_id"]) for e in kept} <= known
+        previous = {e["event_id"] for e in kept}
+
+
 def test_late_events_belong_to_the_previous_day(lake: Path) -> None:
     day = START + dt.timedelta(days=1)
     _, kept = classify(read_lines(lake, day), day, set())
