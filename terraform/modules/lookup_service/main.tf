@@ -180,8 +180,8 @@ resource "aws_ecs_task_definition" "this" {
     mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
     environment = [
       { name = "IDGRAPH_REDIS_CLUSTER", value = "true" },
-      { name = "IDGRAPH_SERVICE_WORKERS", value = tostring(var.workers) },
-      { name = "IDGRAPH_SERVICE_PORT", value = tostring(var.container_port) },
+      { name = "IDGRAPH_PORT", value = tostring(var.container_port) },
+      { name = "IDGRAPH_EIDS_SOURCE", value = var.eids_source },
     ]
     secrets = [
       { name = "IDGRAPH_API_KEYS", valueFrom = aws_secretsmanager_secret.api_keys.arn },

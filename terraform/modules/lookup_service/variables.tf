@@ -62,8 +62,8 @@ variable "image_tag" {
 
 variable "container_port" {
   type        = number
-  description = "Port uvicorn listens on in the container."
-  default     = 8000
+  description = "Port the service listens on in the container (IDGRAPH_PORT)."
+  default     = 8080
 }
 
 variable "cpu" {
@@ -78,10 +78,10 @@ variable "memory" {
   default     = 2048
 }
 
-variable "workers" {
-  type        = number
-  description = "Uvicorn worker processes per task (IDGRAPH_SERVICE_WORKERS)."
-  default     = 2
+variable "eids_source" {
+  type        = string
+  description = "Source domain in OpenRTB user.eids responses (IDGRAPH_EIDS_SOURCE)."
+  default     = "idgraph.example.com"
 }
 
 variable "min_tasks" {
