@@ -1,0 +1,238 @@
+"""The ``etl`` stage: ``raw/pixel/dt=D`` -> ``visits``, ``quarantine``, ``reconciliation``.
+
+One pass over the raw text: parse, apply the line rules, settle duplicates (today's and the
+previous day's) with one window, and cache the classified lines. Everything after that reads
+the cache: the reconciliation counts (one aggregation), the distinct user agents, the visits
+and the quarantine. The identity ``lines_read = visits_written + duplicates_dropped +
+no_consent_dropped + quarantined`` is then checked against the row counts of the partitions
+actually written, so a join that loses or multiplies rows fails the day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from idgraph.settings import AppSettings, load_settings
+from spark_jobs.common.expectations import check_suite
+from spark_jobs.common.io import partition_exists, path_exists, read_partition, write_partition
+from spark_jobs.common.paths import Lake
+from spark_jobs.common.schemas import RECONCILIATION_REQUIRED, VISITS, conform
+from spark_jobs.common.stage import StageFailed, StageResult
+from spark_jobs.etl import rules
+from spark_jobs.etl.parse import parse_lines, ts_window
+from spark_jobs.etl.useragent import user_agent_table, with_user_agent_fields
+from spark_jobs.etl.visits_expectations import SUITE_NAME, visits_expectations
+
+log = logging.getLogger(__name__)
+
+STAGE = "etl"
+RAW_GLOB = "{*.json,*.json.gz}"
+QUARANTINE_COLUMNS = ("reason", "raw", "event_id")
+RECONCILIATION_COLUMNS = (
+    *RECONCILIATION_REQUIRED,
+    "duplicates_previous_day",
+    *(f"quarantine_{r}" for r in rules.REASONS),
+    *(f"warn_{w}" for w in rules.WARNINGS),
+)
+RECONCILIATION = T.StructType(
+    [T.StructField(c, T.LongType(), False) for c in RECONCILIATION_COLUMNS]
+)
+
+
+def classify_lines(
+    lines: DataFrame,
+    *,
+    day: dt.date,
+    settings: AppSettings,
+    previous_event_ids: DataFrame | None,
+) -> DataFrame:
+    """Every raw line of ``day`` with its ``status``, ``reason``, warnings and visit columns.
+
+    Args:
+        lines: the raw text, one row per line, column ``value``.
+        day: the day being processed.
+        settings: app settings (``etl`` concern).
+        previous_event_ids: ``event_id`` of the previous day's visits, if that day exists.
+    """
+    etl = settings.etl
+    start, end = ts_window(
+        day, lateness_days=etl.lateness_days, future_tolerance_minutes=etl.future_tolerance_minutes
+    )
+    events = rules.apply_line_rules(
+        parse_lines(lines),
+        ts_start=start,
+        ts_end=end,
+        ip_hash_key=etl.ip_hash_key.get_secret_value().encode(),
+        max_text_length=etl.max_text_length,
+    )
+    return rules.assign_status(events, previous_event_ids=previous_event_ids)
+
+
+def clean_visits(classified: DataFrame) -> DataFrame:
+    """The kept visits in ``VISITS`` column order, user-agent fields joined on."""
+    kept = classified.where("status = 'visit'")
+    visits = with_user_agent_fields(kept, user_agent_table(kept))
+    return conform(visits.select(*VISITS.fieldNames()), VISITS, table="visits")
+
+
+def quarantined_lines(classified: DataFrame) -> DataFrame:
+    """Quarantined lines: ``reason``, ``raw`` (as read, bad UTF-8 replaced), ``event_id``."""
+    return classified.where("status = 'quarantine'").select(*QUARANTINE_COLUMNS)
+
+
+def check_identity(counts: dict[str, int]) -> None:
+    """Raise ``StageFailed`` unless every line read is accounted for exactly once."""
+    accounted = (
+        counts["visits_written"]
+        + counts["duplicates_dropped"]
+        + counts["no_consent_dropped"]
+        + counts["quarantined"]
+    )
+    if counts["lines_read"] != accounted:
+        raise StageFailed(
+            STAGE,
+            f"reconciliation broken: lines_read={counts['lines_read']} but visits_written + "
+            f"duplicates_dropped + no_consent_dropped + quarantined = {accounted}",
+            counts,
+        )
+
+
+def _written_rows(spark: SparkSession, lake: Lake, table: str, day: dt.date) -> int:
+    # Parquet footers hold row counts: this reads no data pages.
+    if not partition_exists(spark, lake, table, day):
+        return 0
+    return read_partition(spark, lake, table, day).count()
+
+
+def _delete_partition(spark: SparkSession, lake: Lake, table: str, day: dt.date) -> None:
+    # Dynamic overwrite replaces only partitions that receive rows: an empty result must
+    # remove a previous run's partition itself, or a re-run would leave stale rows behind.
+    path = lake.partition(table, day)
+    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop's FS API works for file:// and s3://
+    assert jvm is not None
+    jpath = jvm.org.apache.hadoop.fs.Path(path)
+    jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(jpath, True)  # noqa: SLF001
+
+
+def _write_or_clear(df: DataFrame, rows: int, lake: Lake, table: str, day: dt.date) -> None:
+    if rows:
+        write_partition(df, lake, table, day)
+    else:
+        _delete_partition(df.sparkSession, lake, table, day)
+
+
+def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageResult:
+    """Validate and clean day ``day``'s raw pixel lines.
+
+    Writes ``visits/dt=D``, ``quarantine/dt=D`` and ``reconciliation/dt=D``.
+
+    Raises:
+        StageFailed: no raw data for the day, a broken reconciliation identity, or a failed
+            visits suite. Then ``visits/dt=D`` is removed while ``quarantine`` and
+            ``reconciliation`` stay for the post-mortem.
+    """
+    started = time.perf_counter()
+    lake = Lake(settings.lake.root)
+    raw_dir = lake.raw_pixel(day)
+    if not path_exists(spark, raw_dir):
+        raise StageFailed(STAGE, f"no raw data for {day}: {raw_dir} does not exist")
+    try:
+        lines = spark.read.text(f"{raw_dir}/{RAW_GLOB}")
+    except Exception as exc:  # AnalysisException: the glob matched no file
+        raise StageFailed(STAGE, f"no *.json or *.json.gz files under {raw_dir}") from exc
+    # gzip files cannot be split: spread their lines over the cores before parsing.
+    parallelism = spark.sparkContext.defaultParallelism
+    if lines.rdd.getNumPartitions() < parallelism:
+        lines = lines.repartition(parallelism)
+
+    previous_day = day - dt.timedelta(days=1)
+    previous = (
+        read_partition(spark, lake, "visits", previous_day).select("event_id")
+        if partition_exists(spark, lake, "visits", previous_day)
+        else None
+    )
+    classified = classify_lines(lines, day=day, settings=settings, previous_event_ids=previous)
+    classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        row = rules.reconcile(classified).first()
+        assert row is not None
+        counts: dict[str, Any] = row.asDict()
+        _write_or_clear(clean_visits(classified), counts["visits"], lake, "visits", day)
+        _write_or_clear(
+            quarantined_lines(classified), counts["quarantined"], lake, "quarantine", day
+        )
+    finally:
+        classified.unpersist()
+
+    counts["visits_written"] = _written_rows(spark, lake, "visits", day)
+    counts["quarantined"] = _written_rows(spark, lake, "quarantine", day)
+    reconciliation = {c: int(counts[c]) for c in RECONCILIATION_COLUMNS}
+    write_partition(
+        spark.createDataFrame([reconciliation], RECONCILIATION).coalesce(1),
+        lake,
+        "reconciliation",
+        day,
+    )
+    start, end = ts_window(
+        day,
+        lateness_days=settings.etl.lateness_days,
+        future_tolerance_minutes=settings.etl.future_tolerance_minutes,
+    )
+    try:
+        check_identity(reconciliation)
+        if not reconciliation["visits_written"]:
+            raise StageFailed(STAGE, f"no clean visits for {day}: every line was dropped")
+        # Validate what was stored: columnar reads of the written files are cheap.
+        check_suite(
+            read_partition(spark, lake, "visits", day),
+            visits_expectations(ts_start=start, ts_end=end),
+            suite_name=SUITE_NAME,
+            stage=STAGE,
+        )
+    except StageFailed:
+        # Later stages (and tomorrow's duplicate check) must not consume a refused day;
+        # quarantine and reconciliation stay for the post-mortem.
+        _delete_partition(spark, lake, "visits", day)
+        raise
+
+    warnings = sum(reconciliation[f"warn_{w}"] for w in rules.WARNINGS)
+    return StageResult(
+        STAGE,
+        {
+            "lines_read": reconciliation["lines_read"],
+            "visits_written": reconciliation["visits_written"],
+            "duplicates": reconciliation["duplicates_dropped"],
+            "no_consent": reconciliation["no_consent_dropped"],
+            "quarantined": reconciliation["quarantined"],
+            "warnings": warnings,
+            "seconds": round(time.perf_counter() - started, 1),
+        },
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point for ``spark-submit`` / EMR steps: ``--lake LAKE --date D``."""
+    from idgraph.pipeline import build_session
+
+    parser = argparse.ArgumentParser(prog="etl_job", description=__doc__)
+    parser.add_argument("--lake", required=True, help="lake root (path or s3://)")
+    parser.add_argument("--date", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = load_settings(lake={"root": args.lake})
+    spark = build_session(settings)
+    result = run_etl(spark, settings, args.date)
+    print(f"etl {args.date}: " + ", ".join(f"{k}={v}" for k, v in result.summary.items()))
+
+
+if __name__ == "__main__":
+    main()

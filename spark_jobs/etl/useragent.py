@@ -1,0 +1,107 @@
+"""User-agent parsing: ua-parser with its Rust accelerator (ua-parser-rs), off the hot path.
+
+A day has millions of events but only thousands of distinct user agents, so the job parses
+the DISTINCT strings with ``mapInPandas`` (batches of strings through one cached parser per
+Python worker) and joins the result back on the string. No Python code runs per event.
+
+Measured on the 2-core development machine (shared with other jobs, so indicative only):
+ua-parser-rs resolves ~1.5-3k previously unseen user agents per second per core after a
+~0.3 s one-off load of its regexes; the simulated 1M-event day has ~1-3k distinct user agents,
+so parsing takes about a second per day instead of the minutes a per-row UDF would need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+DEVICE_TYPES = ("mobile", "tablet", "desktop", "other")
+
+UA_FIELDS = T.StructType(
+    [
+        T.StructField("user_agent", T.StringType()),
+        T.StructField("ua_family", T.StringType()),
+        T.StructField("ua_major", T.IntegerType()),
+        T.StructField("os_family", T.StringType()),
+        T.StructField("device_type", T.StringType()),
+    ]
+)
+
+_DESKTOP_OS = ("Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "FreeBSD")
+_TABLET_HINTS = ("ipad", "tablet", "kindle", "playbook", "nexus 7", "nexus 9", "nexus 10")
+
+
+def device_type(
+    user_agent: str, *, os_family: str | None, device_family: str | None, device_brand: str | None
+) -> str:
+    """Coarse device class of a parsed user agent: mobile, tablet, desktop or other.
+
+    ua-parser names devices but has no device class, so this applies the usual conventions:
+    crawlers are "other"; iPads, known tablets and Android without "Mobile" in the string
+    (Google's rule for tablets) are tablets; phones and other mobile OSes are mobile.
+    """
+    family = (device_family or "").lower()
+    brand = (device_brand or "").lower()
+    ua = user_agent.lower()
+    if family == "spider":
+        return "other"
+    if any(h in family or h in brand or h in ua for h in _TABLET_HINTS):
+        return "tablet"
+    if os_family == "Android":
+        return "mobile" if "mobile" in ua else "tablet"
+    if os_family in ("iOS", "Windows Phone", "BlackBerry OS", "KaiOS") or "mobile" in ua:
+        return "mobile"
+    if os_family in _DESKTOP_OS:
+        return "desktop"
+    return "other"
+
+
+def _major(version: str | None) -> int | None:
+    return int(version) if version is not None and version.isdigit() and len(version) < 9 else None
+
+
+def parse_user_agents(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` body: one row per distinct ``user_agent`` in, ``UA_FIELDS`` out."""
+    from ua_parser import parse  # imported in the worker: the parser is built per process
+
+    for batch in batches:
+        rows = []
+        for ua in batch["user_agent"]:
+            result = parse(ua)
+            agent, os_, device = result.user_agent, result.os, result.device
+            rows.append(
+                (
+                    ua,
+                    agent.family if agent else "Other",
+                    _major(agent.major) if agent else None,
+                    os_.family if os_ else "Other",
+                    device_type(
+                        ua,
+                        os_family=os_.family if os_ else None,
+                        device_family=device.family if device else None,
+                        device_brand=device.brand if device else None,
+                    ),
+                )
+            )
+        yield pd.DataFrame(rows, columns=UA_FIELDS.fieldNames()).astype({"ua_major": "Int32"})
+
+
+def user_agent_table(df: DataFrame, *, column: str = "user_agent") -> DataFrame:
+    """Parse every distinct non-null value of ``df[column]``: one row per user agent string."""
+    distinct = df.select(F.col(column).alias("user_agent")).where(F.col("user_agent").isNotNull())
+    return distinct.distinct().mapInPandas(parse_user_agents, schema=UA_FIELDS)
+
+
+def with_user_agent_fields(
+    df: DataFrame, ua_table: DataFrame, *, column: str = "user_agent"
+) -> DataFrame:
+    """Join the parsed fields of ``ua_table`` back onto ``df`` by the user-agent string.
+
+    The table is broadcast: distinct user agents per day are orders of magnitude fewer than
+    events, so this is a map-side lookup with no shuffle of the events.
+    """
+    return df.join(F.broadcast(ua_table.withColumnRenamed("user_agent", column)), column, "left")

@@ -1,0 +1,69 @@
+"""Great Expectations 1.x suite for ``visits``: what a clean, privacy-safe visit looks like.
+
+Run through :func:`spark_jobs.common.expectations.check_suite`; a failure stops the day.
+Rules GX has no column expectation for (the event-time window) are Spark-SQL queries over
+``{batch}`` that must return no rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from spark_jobs.etl.useragent import DEVICE_TYPES
+
+# No usage analytics from a batch job.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import great_expectations as gx  # noqa: E402  (must follow the env var above)
+
+SUITE_NAME = "visits"
+IPV4_PREFIX_RE = r"^(\d{1,3}\.){3}0/24$"
+IPV6_PREFIX_RE = r"^[0-9a-f:]*::/48$"
+HEX64_RE = r"^[0-9a-f]{64}$"
+NOT_NULL = ("event_id", "ts", "site_id", "cookie_id", "ip_prefix", "ip_hash", "ip_version")
+
+
+def _sql_ts(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def visits_expectations(
+    *, ts_start: dt.datetime, ts_end: dt.datetime
+) -> list[gx.expectations.Expectation]:
+    """The expectations of one day of ``visits``.
+
+    Args:
+        ts_start: earliest accepted event time (UTC, aware).
+        ts_end: latest accepted event time (UTC, aware).
+    """
+    e = gx.expectations
+    return [
+        e.ExpectTableRowCountToBeBetween(min_value=1),
+        *(e.ExpectColumnValuesToNotBeNull(column=c) for c in NOT_NULL),
+        e.ExpectColumnValuesToBeUnique(column="event_id"),
+        e.ExpectColumnValuesToBeInSet(column="ip_version", value_set=[4, 6]),
+        e.ExpectColumnValuesToMatchRegexList(
+            column="ip_prefix", regex_list=[IPV4_PREFIX_RE, IPV6_PREFIX_RE], match_on="any"
+        ),
+        e.ExpectColumnValuesToMatchRegex(column="ip_hash", regex=HEX64_RE),
+        # Null (no login) passes: GX column-map expectations skip nulls.
+        e.ExpectColumnValuesToMatchRegex(column="login_hash", regex=HEX64_RE),
+        e.ExpectColumnValuesToBeInSet(column="device_type", value_set=list(DEVICE_TYPES)),
+        e.ExpectColumnValuesToNotBeNull(column="device_type"),
+        e.ExpectColumnValuesToBeBetween(column="ua_major", min_value=0),
+        e.UnexpectedRowsExpectation(
+            unexpected_rows_query=(
+                "SELECT event_id, ts FROM {batch} "
+                f"WHERE ts < TIMESTAMP '{_sql_ts(ts_start)}' OR ts > TIMESTAMP '{_sql_ts(ts_end)}'"
+            ),
+            description="event time within the day's accepted window",
+        ),
+        e.UnexpectedRowsExpectation(
+            unexpected_rows_query=(
+                "SELECT event_id FROM {batch} WHERE length(coalesce(url_path, '')) > 2048 "
+                "OR exists(query_terms, t -> t = '' OR t <> lower(t))"
+            ),
+            description="url_path bounded; query terms non-empty and lowercase",
+        ),
+    ]
