@@ -27,17 +27,26 @@ if TYPE_CHECKING:  # the simulator (numpy, pyarrow) is imported only when the co
 def simulate(
     out: LakeOpt,
     start_date: Annotated[str, typer.Option("--start-date", help="First day, YYYY-MM-DD.")],
-    days: Annotated[int | None, typer.Option(help="Number of days.", min=1)] = None,
-    people: Annotated[int | None, typer.Option(help="People in the world.", min=1)] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same bytes).")] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Number of days [IDGRAPH_SIM_DAYS, 7].", min=1)
+    ] = None,
+    people: Annotated[
+        int | None, typer.Option(help="People in the world [IDGRAPH_SIM_PEOPLE, 2000].", min=1)
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed; same seed, same bytes [IDGRAPH_SIM_SEED, 42].")
+    ] = None,
     bad_rate: Annotated[
         float | None,
         typer.Option(
-            help="Injected bad records as a share of good lines (0 = none).", min=0.0, max=0.5
+            help="Injected bad records per good line, every kind of DESIGN.md [0 = none].",
+            min=0.0,
+            max=0.5,
         ),
     ] = None,
     activity: Annotated[
-        float | None, typer.Option(help="Multiplier on sessions per active person-day.")
+        float | None,
+        typer.Option(help="Multiplier on sessions per active person-day [1.0: ~14 events]."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
