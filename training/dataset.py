@@ -58,6 +58,56 @@ class SplitDates:
         return cls(test_start - dt.timedelta(days=validation_days), test_start, as_of)
 
 
+def first_seen_counts(labelled: DataFrame) -> DataFrame:
+    """Labelled pairs per first-seen day (label of the latest snapshot): a small DataFrame.
+
+    Returns:
+        ``first_seen``, ``positives``, ``negatives``; one row per day at most.
+    """
+    per_pair = labelled.groupBy(*PAIR_KEYS).agg(
+        F.min("dt").alias("first_seen"), F.max_by("label", "dt").alias("label")
+    )
+    return per_pair.groupBy("first_seen").agg(
+        F.count(F.when(F.col("label") == 1, 1)).alias("positives"),
+        F.count(F.when(F.col("label") == 0, 1)).alias("negatives"),
+    )
+
+
+def widen_for_labels(
+    dates: SplitDates,
+    counts: dict[dt.date, tuple[int, int]],
+    *,
+    first_day: dt.date,
+    min_positives: int,
+    min_negatives: int,
+) -> SplitDates:
+    """Move the test and validation starts back until each holds enough labelled pairs.
+
+    New candidate pairs appear slowly once a lake is a few days old (most are first seen on its
+    first day), so a fixed week can hold too few labels on a small world. Windows only grow
+    backwards, and the first day always stays in training.
+
+    Args:
+        dates: the calendar windows to start from.
+        counts: (positives, negatives) per first-seen day.
+        first_day: the oldest snapshot day.
+    """
+
+    def enough(start: dt.date, end: dt.date) -> bool:
+        pos = sum(p for d, (p, _) in counts.items() if start <= d <= end)
+        neg = sum(n for d, (_, n) in counts.items() if start <= d <= end)
+        return pos >= min_positives and neg >= min_negatives
+
+    one = dt.timedelta(days=1)
+    test_start = dates.test_start
+    while not enough(test_start, dates.as_of) and test_start - one > first_day + one:
+        test_start -= one
+    validation_start = min(dates.validation_start, test_start - one)
+    while not enough(validation_start, test_start - one) and validation_start - one > first_day:
+        validation_start -= one
+    return SplitDates(validation_start, test_start, dates.as_of)
+
+
 def select_days(
     available: Sequence[dt.date], *, as_of: dt.date, history_days: int, max_days: int
 ) -> list[dt.date]:

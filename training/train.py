@@ -38,9 +38,11 @@ from training.dataset import (
     TRAIN,
     VALIDATION,
     SplitDates,
+    first_seen_counts,
     label_pairs,
     select_days,
     split_by_first_seen,
+    widen_for_labels,
 )
 from training.metrics import bins_from_rows, choose_threshold, evaluate_scores, score_histogram
 from training.model import fit_classifier, resolve_num_workers, scale_pos_weight
@@ -52,7 +54,7 @@ FeatureBuilder = Callable[[DataFrame, DataFrame], DataFrame]
 
 
 def training_examples(
-    pairs: DataFrame,
+    labelled: DataFrame,
     features: DataFrame,
     *,
     dates: SplitDates,
@@ -62,7 +64,7 @@ def training_examples(
     """Labelled, split, featurised training examples: one row per labelled candidate pair.
 
     Args:
-        pairs: candidate pairs of several days, with ``dt``.
+        labelled: ``label_pairs`` output: candidate pairs of several days with ``dt``.
         features: cookie features of the same days, with ``dt``.
         dates: split boundaries.
         days: the snapshot days present in ``pairs``.
@@ -71,7 +73,7 @@ def training_examples(
     Returns:
         ``PAIR_KEYS``, the feature columns, ``split``, ``label`` and ``snapshot``.
     """
-    chosen = split_by_first_seen(label_pairs(pairs, features), dates=dates)
+    chosen = split_by_first_seen(labelled, dates=dates)
     parts = []
     for day in days:  # features of a pair come from its own snapshot day
         todays = chosen.where(F.col("snapshot") == F.lit(day))
@@ -371,22 +373,39 @@ def run_training(spark: SparkSession, settings: AppSettings, as_of: dt.date) -> 
         note = f"no candidate_pairs + cookie_features snapshots up to {as_of}: nothing to train on"
         return StageResult(STAGE, {"snapshots": 0}, skipped=True, note=note)
     log.info("training on %d snapshots %s..%s", len(days), days[0], days[-1])
-    examples = training_examples(
-        _read_days(spark, lake, "candidate_pairs", days),
-        _read_days(spark, lake, "cookie_features", days),
-        dates=SplitDates.ending(
+    features = _read_days(spark, lake, "cookie_features", days)
+    labelled = label_pairs(_read_days(spark, lake, "candidate_pairs", days), features).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    per_day = {
+        r["first_seen"]: (int(r["positives"]), int(r["negatives"]))
+        for r in first_seen_counts(labelled).collect()  # one row per day at most
+    }
+    dates = widen_for_labels(
+        SplitDates.ending(
             as_of,
             test_days=cfg.test_days,
             validation_days=cfg.validation_days,
             first_day=days[0],
         ),
-        days=days,
-        build_features=build_pair_features,
+        per_day,
+        first_day=days[0],
+        min_positives=cfg.min_positives,
+        min_negatives=cfg.min_negatives,
+    )
+    log.info("split: validation from %s, test from %s", dates.validation_start, dates.test_start)
+    examples = training_examples(
+        labelled, features, dates=dates, days=days, build_features=build_pair_features
     )
     result = train_and_decide(
         spark, settings, as_of, examples=examples, feature_columns=list(FEATURE_COLUMNS)
     )
-    result.summary = {"snapshots": len(days)} | result.summary
+    labelled.unpersist()
+    result.summary = {
+        "snapshots": len(days),
+        "validation_from": dates.validation_start.isoformat(),
+        "test_from": dates.test_start.isoformat(),
+    } | result.summary
     return result
 
 

@@ -7,7 +7,14 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from training.dataset import SplitDates, label_pairs, select_days, split_by_first_seen
+from training.dataset import (
+    SplitDates,
+    first_seen_counts,
+    label_pairs,
+    select_days,
+    split_by_first_seen,
+    widen_for_labels,
+)
 from training.train import training_examples
 
 D = dt.date(2026, 3, 1)
@@ -162,7 +169,51 @@ def test_training_examples_builds_features_from_each_pairs_own_snapshot(spark):
     got = {
         r["cookie_id_r"]: (r["split"], r["label"], r["x_sum"])
         for r in training_examples(
-            pairs, features, dates=dates, days=[day(0), day(9)], build_features=build
+            label_pairs(pairs, features),
+            features,
+            dates=dates,
+            days=[day(0), day(9)],
+            build_features=build,
         ).collect()
     }
     assert got == {"c2": ("train", 1, 3.0), "c3": ("test", 0, 30.0)}
+
+
+def test_windows_widen_backwards_until_they_hold_enough_labels():
+    counts = {
+        day(0): (500, 900),
+        day(5): (3, 9),
+        day(6): (4, 2),
+        day(7): (3, 8),
+        day(8): (2, 1),
+        day(9): (6, 7),
+    }
+    start = SplitDates(validation_start=day(8), test_start=day(9), as_of=day(9))
+    got = widen_for_labels(start, counts, first_day=day(0), min_positives=8, min_negatives=8)
+    assert got.test_start == day(8)  # days 8-9: 8 positives, 8 negatives
+    assert got.validation_start == day(5)  # days 5-7: 10 positives, 19 negatives
+
+
+def test_windows_never_take_the_first_day():
+    counts = {day(0): (500, 900), day(3): (1, 1)}
+    start = SplitDates(validation_start=day(2), test_start=day(3), as_of=day(3))
+    got = widen_for_labels(start, counts, first_day=day(0), min_positives=8, min_negatives=8)
+    assert got.validation_start > day(0)  # too few labels is then reported, not hidden
+
+
+@pytest.mark.spark
+def test_first_seen_counts_use_the_latest_label(spark):
+    labelled = spark.createDataFrame(
+        [
+            ("s", "a", "t", "x", day(0), None),
+            ("s", "a", "t", "x", day(2), 1),
+            ("s", "b", "t", "x", day(1), 0),
+        ],
+        "site_id_l string, cookie_id_l string, site_id_r string, cookie_id_r string, "
+        "dt date, label int",
+    )
+    got = {
+        r["first_seen"]: (r["positives"], r["negatives"])
+        for r in first_seen_counts(labelled).collect()
+    }
+    assert got == {day(0): (1, 0), day(1): (0, 1)}
