@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+import orjson
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from lookup_service.api.deps import ApiKeyDep, MetricsDep, SettingsDep, StoreDep
 from lookup_service.api.errors import ERROR_RESPONSES
@@ -14,7 +15,6 @@ from lookup_service.models import (
     ID_RULE,
     BatchRequest,
     BatchResponse,
-    BatchResult,
     Eid,
     Eids,
     Identity,
@@ -120,16 +120,15 @@ async def batch_identity(body: BatchRequest, store: StoreDep, metrics: MetricsDe
     hits = sum(1 for f in found if f is not None)
     metrics.lookups.labels("hit").inc(hits)
     metrics.lookups.labels("miss").inc(len(pairs) - hits)
-    return BatchResponse(
-        graph_version=version,
-        results=[
-            BatchResult(
-                site_id=site_id,
-                cookie_id=cookie_id,
-                found=f is not None,
-                unified_id=f[0] if f else None,
-                confidence=f[1] if f else None,
-            )
-            for (site_id, cookie_id), f in zip(pairs, found, strict=True)
-        ],
-    )
+    results = [
+        {
+            "site_id": site_id,
+            "cookie_id": cookie_id,
+            "found": f is not None,
+            "unified_id": f[0] if f else None,
+            "confidence": f[1] if f else None,
+        }
+        for (site_id, cookie_id), f in zip(pairs, found, strict=True)
+    ]
+    answer = {"graph_version": version, "results": results}
+    return Response(orjson.dumps(answer), media_type="application/json")
