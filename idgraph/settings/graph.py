@@ -45,7 +45,7 @@ class GraphSettings(IdgraphSettings):
     overmerge_max_steps: int = Field(default=8, ge=1, le=50)
     """Raised thresholds tried before a component keeps its deterministic links only."""
 
-    stable_id_match_rounds: int = Field(default=3, ge=1, le=10)
+    stable_id_match_rounds: int = Field(default=2, ge=1, le=10)
     """Rounds of mutual-best matching between today's components and yesterday's IDs."""
 
     gate_max_churn: float = Field(default=0.10, ge=0.0, le=1.0)

@@ -13,9 +13,10 @@ Where this departs from the paper and from GraphFrames:
 - Every round is materialised with ``localCheckpoint()`` (ENVIRONMENT.md: without a lineage
   cut the plan grows ~16x per round and the driver runs out of heap by round 4; a local
   checkpoint each round was the fastest of the cuts measured).
-- Each step repartitions its edges once by the grouping vertex; the per-vertex minimum and the
-  join back to the edges then reuse that partitioning (a shuffled hash join, no sort), so a
-  round costs two shuffles instead of GraphFrames' five.
+- Each step repartitions its edges once by the grouping vertex and takes the per-vertex
+  minimum with a window over that partitioning, so every input row yields its output row in
+  one pass: a round costs two shuffles instead of GraphFrames' five (aggregate, join, distinct
+  per step) and never reads its input twice.
 - Convergence is detected from change flags carried on the edges (a round in which no edge was
   rewired is the fixed point), not from GraphFrames' sum over the edge table.
 - Every ``prune_every`` rounds, stars that are already whole components (root never a child,
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +80,12 @@ def _large_star(edges: DataFrame, partitions: int) -> DataFrame:
         .unionByName(edges.select(F.col(DST).alias("u"), F.col(SRC).alias("v")))
         .repartition(partitions, "u")
     )
-    # Aggregate and join reuse the exchange above: no further shuffle, and no sort.
-    smallest = both_ways.groupBy("u").agg(F.min("v").alias("m"))
+    # A window over the partitioning just made: one shuffle, no second pass over the input
+    # (an aggregate joined back would read the edges twice).
+    m = F.min("v").over(Window.partitionBy("u"))
     return (
-        both_ways.where(F.col("v") > F.col("u"))
-        .join(smallest.hint("shuffle_hash"), "u")
+        both_ways.withColumn("m", m)
+        .where(F.col("v") > F.col("u"))
         .select(
             F.col("v").alias(SRC),
             F.least(F.col("u"), F.col("m")).alias(DST),
@@ -94,9 +97,10 @@ def _large_star(edges: DataFrame, partitions: int) -> DataFrame:
 def _small_star(edges: DataFrame, partitions: int) -> DataFrame:
     """Small-star: for every vertex u, link u and each neighbour v < u to m = min of them.
 
-    ``edges`` are (src=u > dst=v) with ``changed`` flags from the large-star step. Returns
-    edges (src < dst), flagged ``changed`` unless u had a single smaller neighbour and neither
-    step rewired anything around it.
+    ``edges`` are (src=u > dst=v) with ``changed`` flags from the large-star step. Each input
+    row yields one output row (src < dst): (m, u) for the row holding m, (m, v) for the others.
+    An edge is flagged ``changed`` unless u had a single smaller neighbour and neither step
+    rewired anything around it.
     """
     by_src = (
         edges.repartition(partitions, SRC)
@@ -104,22 +108,18 @@ def _small_star(edges: DataFrame, partitions: int) -> DataFrame:
         .groupBy(SRC, DST)
         .agg(F.max(CHANGED).alias(CHANGED))
     )
-    smallest = by_src.groupBy(SRC).agg(
-        F.min(DST).alias("m"),
-        F.count(F.lit(1)).alias("n"),
-        F.max(CHANGED).alias("upstream_changed"),
+    around = Window.partitionBy(SRC)
+    stepped = (
+        by_src.withColumn("m", F.min(DST).over(around))
+        .withColumn("n", F.count(F.lit(1)).over(around))
+        .withColumn("upstream", F.max(CHANGED).over(around))
     )
-    rewired = (
-        by_src.join(smallest.hint("shuffle_hash"), SRC)
-        .where(F.col(DST) != F.col("m"))  # only when u had several smaller neighbours
-        .select(F.col("m").alias(SRC), F.col(DST).alias(DST), F.lit(True).alias(CHANGED))
-    )
-    to_self = smallest.select(
+    holds_min = F.col(DST) == F.col("m")
+    return stepped.select(
         F.col("m").alias(SRC),
-        F.col(SRC).alias(DST),
-        ((F.col("n") > 1) | F.col("upstream_changed")).alias(CHANGED),
+        F.when(holds_min, F.col(SRC)).otherwise(F.col(DST)).alias(DST),
+        (~holds_min | (F.col("n") > 1) | F.col("upstream")).alias(CHANGED),
     )
-    return rewired.unionByName(to_self)
 
 
 def _tag_settled(edges: DataFrame, partitions: int) -> DataFrame:
@@ -197,14 +197,12 @@ def large_small_star(
         if iteration > max_iterations:
             raise RuntimeError(f"connected components did not converge in {max_iterations} rounds")
         started = time.perf_counter()
-        stepped = _small_star(_large_star(active, parts), parts)
-        prune = prune_every > 0 and iteration % prune_every == 0
-        if prune:
-            stepped = _tag_settled(stepped, parts)
+        # Lineage cut every round (mandatory, see the module docstring).
+        stepped = _small_star(_large_star(active, parts), parts).localCheckpoint()
+        if prune_every > 0 and iteration % prune_every == 0:
+            stepped = _tag_settled(stepped, parts).localCheckpoint()
         else:
             stepped = stepped.withColumn("settled", F.lit(False))
-        # Lineage cut every round (mandatory, see the module docstring).
-        stepped = stepped.localCheckpoint()
         counts = stepped.agg(
             F.count(F.when(~F.col("settled"), 1)).alias("active"),
             F.count(F.when(~F.col("settled") & F.col(CHANGED), 1)).alias("changed"),

@@ -36,7 +36,7 @@ def _best(df: DataFrame, key: str, order: list[F.Column]) -> DataFrame:
     return df.withColumn("_rank", rank).where(F.col("_rank") == 1).drop("_rank")
 
 
-def match_components(today: DataFrame, yesterday: DataFrame, *, rounds: int = 3) -> DataFrame:
+def match_components(today: DataFrame, yesterday: DataFrame, *, rounds: int = 2) -> DataFrame:
     """Which of yesterday's unified IDs each of today's components inherits.
 
     Args:
@@ -56,24 +56,34 @@ def match_components(today: DataFrame, yesterday: DataFrame, *, rounds: int = 3)
     )
     by_component = [F.desc("overlap"), F.desc("old_size"), F.asc("unified_id")]
     by_id = [F.desc("overlap"), F.desc("new_size"), F.asc("component")]
+    # Each round reads the previous one's open pairs twice: without a lineage cut the plan
+    # doubles every round. The tables hold one row per (component, old ID) pair: small.
+    open_pairs = overlap.localCheckpoint()
     matched: DataFrame | None = None
-    open_pairs = overlap
-    for _ in range(rounds):
-        mutual = _best(open_pairs, "component", by_component).join(
-            _best(open_pairs, "unified_id", by_id).select("component", "unified_id"),
-            ["component", "unified_id"],
+    for round_no in range(rounds):
+        mutual = (
+            _best(open_pairs, "component", by_component)
+            .join(
+                _best(open_pairs, "unified_id", by_id).select("component", "unified_id"),
+                ["component", "unified_id"],
+            )
+            .select("component", "unified_id")
+            .localCheckpoint()
         )
-        mutual = mutual.select("component", "unified_id")
         matched = mutual if matched is None else matched.unionByName(mutual)
-        open_pairs = open_pairs.join(mutual.select("component"), "component", "left_anti").join(
-            mutual.select("unified_id"), "unified_id", "left_anti"
+        if round_no == rounds - 1:
+            break
+        open_pairs = (
+            open_pairs.join(mutual.select("component"), "component", "left_anti")
+            .join(mutual.select("unified_id"), "unified_id", "left_anti")
+            .localCheckpoint()
         )
     assert matched is not None
     return matched
 
 
 def assign_unified_ids(
-    today: DataFrame, yesterday: DataFrame | None, *, day: dt.date, rounds: int = 3
+    today: DataFrame, yesterday: DataFrame | None, *, day: dt.date, rounds: int = 2
 ) -> DataFrame:
     """Add ``unified_id`` and ``id_inherited`` (bool) to today's cookies.
 
