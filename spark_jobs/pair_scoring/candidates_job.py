@@ -55,10 +55,12 @@ def run_candidates(spark: SparkSession, settings: AppSettings, day: dt.date) -> 
             max_pairs_per_cookie=cfg.max_pairs_per_cookie,
             members=members,
         )
-        write_partition(conform(pairs, CANDIDATE_PAIRS, table="candidate_pairs"), lake,
-                        "candidate_pairs", day)
+        write_partition(
+            conform(pairs, CANDIDATE_PAIRS, table="candidate_pairs"), lake, "candidate_pairs", day
+        )
         report = blocking_report(
-            members, max_block_size=cfg.max_block_size,
+            members,
+            max_block_size=cfg.max_block_size,
             block_size_overrides=cfg.block_size_overrides,
         ).collect()  # one row per blocking key
     finally:
@@ -79,10 +81,18 @@ def _summary(
         .agg(F.count("*").alias("n"))
         .collect()  # one row per blocking key
     }
-    degrees = written.select(F.explode(F.array(
-        F.struct(F.col("site_id_l").alias("s"), F.col("cookie_id_l").alias("c")),
-        F.struct(F.col("site_id_r").alias("s"), F.col("cookie_id_r").alias("c")),
-    )).alias("cookie")).groupBy("cookie").count()
+    degrees = (
+        written.select(
+            F.explode(
+                F.array(
+                    F.struct(F.col("site_id_l").alias("s"), F.col("cookie_id_l").alias("c")),
+                    F.struct(F.col("site_id_r").alias("s"), F.col("cookie_id_r").alias("c")),
+                )
+            ).alias("cookie")
+        )
+        .groupBy("cookie")
+        .count()
+    )
     stats = degrees.agg(F.max("count").alias("max"), F.count("*").alias("paired")).first()
     n_pairs = written.count()
     summary: dict[str, Any] = {
