@@ -134,9 +134,9 @@ def _latest(ts: Column, value: Column) -> Column:
     return F.max(F.when(value.isNotNull(), F.struct(ts.alias("ts"), value.alias("value"))))
 
 
-def _daily_base(visits: DataFrame, *, max_logins: int) -> DataFrame:
+def _daily_base(visits: DataFrame, keys: list[str], *, max_logins: int) -> DataFrame:
     hour = F.hour("ts")
-    return visits.groupBy(*KEYS).agg(
+    return visits.groupBy(*keys).agg(
         F.count(F.lit(1)).alias("n_events"),
         F.min("ts").alias("first_seen"),
         F.max("ts").alias("last_seen"),
@@ -147,16 +147,17 @@ def _daily_base(visits: DataFrame, *, max_logins: int) -> DataFrame:
     )
 
 
-def _daily_ips(visits: DataFrame, *, max_ips: int) -> DataFrame:
-    per_ip = visits.groupBy(*KEYS, "ip_hash").agg(
+def _daily_ips(visits: DataFrame, keys: list[str], *, max_ips: int) -> DataFrame:
+    per_ip = visits.groupBy(*keys, "ip_hash").agg(
         F.max("ip_prefix").alias("ip_prefix"), F.count(F.lit(1)).alias("n_events")
     )
-    # One row per (cookie, ip) already, so counting rows per IP counts distinct cookies.
-    popularity = per_ip.groupBy("ip_hash").agg(F.count(F.lit(1)).alias("ip_popularity"))
+    # One row per (day, cookie, ip) already, so counting rows per IP counts distinct cookies.
+    day = keys[: -len(KEYS)]
+    popularity = per_ip.groupBy(*day, "ip_hash").agg(F.count(F.lit(1)).alias("ip_popularity"))
     entry = F.struct("ip_hash", "ip_prefix", "n_events", "ip_popularity")
     return (
-        per_ip.join(popularity, "ip_hash")
-        .groupBy(*KEYS)
+        per_ip.join(popularity, [*day, "ip_hash"])
+        .groupBy(*keys)
         .agg(F.collect_list(entry).alias("ips"))
         .withColumn("ips", top(F.col("ips"), max_ips, count="n_events", value="ip_hash"))
     )
@@ -167,17 +168,19 @@ def _recent_ip_hours(entries: Column, limit: int) -> Column:
     return F.slice(F.array_sort(entries, _by_count_then_value("hour_bucket", "ip_hash")), 1, limit)
 
 
-def _daily_ip_hours(visits: DataFrame, *, max_ip_hours: int) -> DataFrame:
+def _daily_ip_hours(visits: DataFrame, keys: list[str], *, max_ip_hours: int) -> DataFrame:
     return (
-        visits.select(*KEYS, "ip_hash", hour_bucket(F.col("ts")).alias("hour_bucket"))
+        visits.select(*keys, "ip_hash", hour_bucket(F.col("ts")).alias("hour_bucket"))
         .distinct()
-        .groupBy(*KEYS)
+        .groupBy(*keys)
         .agg(F.collect_list(F.struct("ip_hash", "hour_bucket")).alias("ip_hours"))
         .withColumn("ip_hours", _recent_ip_hours(F.col("ip_hours"), max_ip_hours))
     )
 
 
-def _daily_value_counts(visits: DataFrame, *, max_terms: int, max_values: int) -> DataFrame:
+def _daily_value_counts(
+    visits: DataFrame, keys: list[str], *, max_terms: int, max_values: int
+) -> DataFrame:
     kinds = F.array(
         *[
             F.struct(
@@ -188,13 +191,13 @@ def _daily_value_counts(visits: DataFrame, *, max_terms: int, max_values: int) -
         ]
     )
     counts = (
-        visits.select(*KEYS, F.inline(kinds))
-        .select(*KEYS, "kind", F.explode("values").alias("value"))
+        visits.select(*keys, F.inline(kinds))
+        .select(*keys, "kind", F.explode("values").alias("value"))
         .where(F.col("value").isNotNull() & (F.col("value") != ""))
-        .groupBy(*KEYS, "kind", "value")
+        .groupBy(*keys, "kind", "value")
         .agg(F.count(F.lit(1)).alias("n"))
     )
-    return counts.groupBy(*KEYS).agg(
+    return counts.groupBy(*keys).agg(
         *[
             top(
                 F.collect_list(F.when(F.col("kind") == col, F.struct("value", "n"))),
@@ -208,36 +211,43 @@ def _daily_value_counts(visits: DataFrame, *, max_terms: int, max_values: int) -
 def daily_cookie_aggregates(
     visits: DataFrame,
     *,
+    day_col: str | None = None,
     max_ips: int = DAILY_MAX_IPS,
     max_ip_hours: int = DAILY_MAX_IP_HOURS,
     max_terms: int = DAILY_MAX_TERMS,
     max_values: int = DAILY_MAX_VALUES,
     max_logins: int = MAX_LOGINS,
 ) -> DataFrame:
-    """One day's visits summarised per (site_id, cookie_id), in ``DAILY_COOKIE_AGGREGATES``.
+    """Visits summarised per day and (site_id, cookie_id), in ``DAILY_COOKIE_AGGREGATES``.
 
     Args:
-        visits: one day of ``visits`` (schema ``VISITS``).
+        visits: ``visits`` rows (schema ``VISITS``): one day, or several days with ``day_col``.
+        day_col: the partition-day column when ``visits`` holds several days; it is kept
+            first in the output, and every figure (IP popularity included) is per day, so
+            building N days in one pass equals N single-day builds.
         max_ips: IPs kept per cookie (most events first).
         max_ip_hours: (ip_hash, hour_bucket) entries kept per cookie (most recent first).
         max_terms: query terms kept per cookie (most frequent first).
         max_values: values kept per other categorical column (ua, os, device, geo, topic).
         max_logins: distinct login hashes kept per cookie.
     """
+    keys = [day_col, *KEYS] if day_col else KEYS
     empty_counts = F.array().cast(T.ArrayType(_VALUE_COUNT))
+    values = _daily_value_counts(visits, keys, max_terms=max_terms, max_values=max_values)
     out = (
-        _daily_base(visits, max_logins=max_logins)
-        .join(_daily_ips(visits, max_ips=max_ips), KEYS, "left")
-        .join(_daily_ip_hours(visits, max_ip_hours=max_ip_hours), KEYS, "left")
-        .join(_daily_value_counts(visits, max_terms=max_terms, max_values=max_values), KEYS, "left")
+        _daily_base(visits, keys, max_logins=max_logins)
+        .join(_daily_ips(visits, keys, max_ips=max_ips), keys, "left")
+        .join(_daily_ip_hours(visits, keys, max_ip_hours=max_ip_hours), keys, "left")
+        .join(values, keys, "left")
     )
     return out.select(
+        *keys[: -len(KEYS)],
         *[
             F.coalesce(F.col(f.name), empty_counts).alias(f.name)
             if f.name in VALUE_COUNTED.values()
             else F.col(f.name).cast(f.dataType).alias(f.name)
             for f in DAILY_COOKIE_AGGREGATES.fields
-        ]
+        ],
     )
 
 

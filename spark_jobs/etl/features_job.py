@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from idgraph.settings import AppSettings, load_settings
 from spark_jobs.common.expectations import check_suite
-from spark_jobs.common.io import list_partitions, read_partition, read_range, write_partition
+from spark_jobs.common.io import list_partitions, read_range, write_partition
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import COOKIE_FEATURES, conform
@@ -55,10 +55,22 @@ def ensure_daily_aggregates(
         raise StageFailed(STAGE, f"no visits for {day}: run the etl stage for that day first")
     have = {d for d in list_partitions(spark, lake, DAILY_TABLE) if start <= d <= day}
     to_build = sorted(d for d in visit_days if d == day or rebuild or d not in have)
-    for d in to_build:
-        log.info("building %s/dt=%s", DAILY_TABLE, d)
-        visits = read_partition(spark, lake, "visits", d)
-        write_partition(feats.daily_cookie_aggregates(visits), lake, DAILY_TABLE, d)
+    log.info("building %s for %s", DAILY_TABLE, ", ".join(map(str, to_build)))
+    # All missing days in one pass (a backfill from scratch is one job, not 30); each day's
+    # rows still come from that day's visits only.
+    visits = (
+        spark.read.option("basePath", lake.table("visits"))
+        .parquet(*[lake.partition("visits", d) for d in to_build])
+        .withColumn("dt", F.col("dt").cast("string"))
+    )
+    daily = feats.daily_cookie_aggregates(visits, day_col="dt")
+    # io.write_partition writes one day; this is its multi-day twin (same dynamic overwrite).
+    (
+        daily.write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy("dt")
+        .parquet(lake.table(DAILY_TABLE))
+    )
     return sorted(have | set(to_build))
 
 

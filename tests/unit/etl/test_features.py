@@ -67,29 +67,30 @@ def visit(
     return row
 
 
-def visits_df(spark, rows: list[dict[str, Any]]) -> DataFrame:  # type: ignore[no-untyped-def]
-    """A VISITS frame from ``visit`` rows (event ids numbered in order)."""
+def visits_df(spark, rows: list[dict[str, Any]], *, with_day: bool = False) -> DataFrame:  # type: ignore[no-untyped-def]
+    """A VISITS frame from ``visit`` rows (event ids numbered in order), plus each row's
+    ``dt`` DATE when ``with_day``."""
     names = [f.name for f in VISITS.fields if f.name not in ("event_id", "ts")]
     schema = ", ".join(
         ["event_id string", "ts long"]
         + [f"{f.name} {f.dataType.simpleString()}" for f in VISITS.fields if f.name in names]
+        + (["dt date"] if with_day else [])
     )
-    data = [(f"e{i}", r["ts"], *(r[n] for n in names)) for i, r in enumerate(rows)]
+    data = [
+        (f"e{i}", r["ts"], *(r[n] for n in names), *([r["dt"]] if with_day else []))
+        for i, r in enumerate(rows)
+    ]
     df = spark.createDataFrame(data, schema).withColumn("ts", F.timestamp_seconds("ts"))
-    return df.select(*[F.col(f.name).cast(f.dataType) for f in VISITS.fields])
+    extra = ["dt"] if with_day else []
+    return df.select(*[F.col(f.name).cast(f.dataType) for f in VISITS.fields], *extra)
 
 
 def window_daily(spark, by_day: dict[dt.date, list[dict[str, Any]]], **caps: int) -> DataFrame:  # type: ignore[no-untyped-def]
-    """Daily aggregates of every day, with ``dt``, as ``read_range`` would return them."""
-    frames = [
-        feats.daily_cookie_aggregates(visits_df(spark, rows), **caps).withColumn("dt", F.lit(day))
-        for day, rows in by_day.items()
-        if rows
-    ]
-    out = frames[0]
-    for frame in frames[1:]:
-        out = out.unionByName(frame)
-    return out
+    """Daily aggregates of every day in one pass, with ``dt``, as ``read_range`` returns them."""
+    rows = [dict(r, dt=day) for day, day_rows in by_day.items() for r in day_rows]
+    return feats.daily_cookie_aggregates(
+        visits_df(spark, rows, with_day=True), day_col="dt", **caps
+    )
 
 
 def as_dicts(features: DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
@@ -318,17 +319,18 @@ def all_cases() -> dict[dt.date, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def window(spark):  # type: ignore[no-untyped-def]
-    """(visits by day, daily aggregates of the window, merged features as dicts)."""
+    """(visits by day, daily aggregates, merged features as dicts and as a DataFrame)."""
     by_day = all_cases()
     daily = window_daily(spark, by_day).localCheckpoint()
-    return by_day, daily, as_dicts(feats.merge_daily_aggregates(daily, **CAPS))
+    merged = feats.merge_daily_aggregates(daily, **CAPS).localCheckpoint()
+    return by_day, daily, as_dicts(merged), merged
 
 
 # ------------------------------------------------------------------------------ tests
 
 
 def test_tables_match_their_schemas(window) -> None:  # type: ignore[no-untyped-def]
-    _, daily, _ = window
+    _, daily, _, _ = window
     assert daily.drop("dt").schema.simpleString() == feats.DAILY_COOKIE_AGGREGATES.simpleString()
     merged = feats.select_columns(feats.merge_daily_aggregates(daily), COOKIE_FEATURES)
     assert missing_columns(merged, COOKIE_FEATURES) == []
@@ -420,7 +422,7 @@ def test_most_frequent_values_with_ties_broken_by_value(window) -> None:  # type
 
 
 def test_merge_of_daily_aggregates_equals_direct_computation(window) -> None:  # type: ignore[no-untyped-def]
-    by_day, _, got = window
+    by_day, _, got, _ = window
     expected = reference_features(by_day, **CAPS)
     assert set(got) == set(expected)
     assert sum(1 for site, _ in expected if site.startswith("r")) >= 10  # the random cookies
@@ -432,14 +434,14 @@ def test_merge_of_daily_aggregates_equals_direct_computation(window) -> None:  #
 
 
 def test_opted_out_cookies_and_logins_are_dropped(spark, window) -> None:  # type: ignore[no-untyped-def]
-    _, daily, _ = window
+    _, daily, _, merged = window
     optouts = spark.createDataFrame(
         [("login_hash", None, None, H1, None), ("cookie", "opt", "c2", None, None)], OPTOUTS
     )
-    logins = feats.window_logins(daily)
+    logins = feats.window_logins(daily.where(F.col("site_id").startswith("opt")))
     kept = feats.drop_opted_out_cookies(
-        feats.merge_daily_aggregates(daily), logins, drop_opted_out(logins, optouts)
-    ).where(F.col("site_id").startswith("opt"))
+        merged.where(F.col("site_id").startswith("opt")), logins, drop_opted_out(logins, optouts)
+    )
     assert sorted((r.site_id, r.cookie_id) for r in kept.collect()) == [
         ("opt", "c3"),
         ("opt", "c4"),
