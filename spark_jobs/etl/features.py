@@ -355,8 +355,8 @@ def merge_daily_aggregates(
         max_topics: topics kept (most frequent first).
 
     Returns:
-        The features, with ``n_ips`` (distinct IP hashes before the cap) and ``hour_counts``
-        is replaced by ``hour_profile`` (24 shares summing to 1).
+        The ``COOKIE_FEATURES`` columns (``hour_profile``: 24 shares summing to 1) including
+        ``n_ips``, the distinct IP hashes of the window before ``ips`` was capped.
     """
     base = _merged_base(daily)
     ips = _merged_ips(daily, max_ips=max_ips, max_prefixes=max_prefixes)
