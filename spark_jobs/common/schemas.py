@@ -159,8 +159,14 @@ RECONCILIATION_REQUIRED = [
 
 def missing_columns(df: DataFrame, schema: T.StructType) -> list[str]:
     """Columns of ``schema`` that ``df`` lacks or holds with another type."""
-    have = {f.name: f.dataType for f in df.schema.fields}
-    return [f.name for f in schema.fields if f.name not in have or have[f.name] != f.dataType]
+    # simpleString ignores nullability (an array built by split() has non-null elements):
+    # the contract is about names and types, not about what Spark could prove non-null.
+    have = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+    return [
+        f.name
+        for f in schema.fields
+        if f.name not in have or have[f.name] != f.dataType.simpleString()
+    ]
 
 
 def conform(df: DataFrame, schema: T.StructType, *, table: str) -> DataFrame:

@@ -49,3 +49,16 @@ def test_local_path_only_for_local_lakes() -> None:
     assert Lake("file:///tmp/l").local_path("redis") == "/tmp/l/redis"
     with pytest.raises(ValueError):
         Lake("s3://b/l").local_path("redis")
+
+
+def test_conform_ignores_nullability_but_not_types(spark) -> None:  # type: ignore[no-untyped-def]
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from spark_jobs.common.schemas import missing_columns
+
+    schema = T.StructType([T.StructField("terms", T.ArrayType(T.StringType()))])
+    df = spark.createDataFrame([("a b",)], "s string")
+    assert missing_columns(df.select(F.split("s", " ").alias("terms")), schema) == []
+    assert missing_columns(df.select(F.array(F.lit(1)).alias("terms")), schema) == ["terms"]
+    assert missing_columns(df, schema) == ["terms"]
