@@ -155,14 +155,3 @@ def test_day2_ids_are_stable_and_churn_fails_the_gate(spark, lake_after_two_days
     assert day2.summary["gate"].startswith("FAILED")
     assert set(health) == set(HEALTH.fieldNames())
     assert "ID churn" in format_health(health)
-
-
-def test_rerun_reproduces_the_day(spark, lake_after_two_days) -> None:  # type: ignore[no-untyped-def]
-    lake, _ = lake_after_two_days
-    first = _graph(spark, lake, D2)
-    settings = load_settings(
-        lake={"root": lake.root},
-        graph={"max_component_size": 4, "generic_login_max_cookies": 3},
-    )
-    run_graph(spark, settings, D2)
-    assert _graph(spark, lake, D2) == first
