@@ -126,8 +126,9 @@ class GraphStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follower
         close = getattr(self.client, "aclose", None) or self.client.close
+        # Bounded: connections abandoned mid-command by a deadline must not hang shutdown.
         with contextlib.suppress(Exception):
-            await close()
+            await asyncio.wait_for(close(), 2.0)
 
     # ------------------------------------------------------------------ reads
 

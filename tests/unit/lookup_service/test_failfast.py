@@ -19,9 +19,10 @@ H = {"X-API-Key": API_KEY}
 
 
 def _fast(timings: list[tuple[int, float]]) -> bool:
-    """All under 50 ms, allowing two scheduling outliers (< 250 ms) on a shared 2-core box."""
+    """9 in 10 under 50 ms and none over 250 ms: scheduling outliers happen on a shared box,
+    redis-py's defaults (10 s timeouts, 3 retries) would fail this by orders of magnitude."""
     seconds = sorted(t for _, t in timings)
-    return seconds[-3] < 0.05 and seconds[-1] < 0.25
+    return seconds[int(len(seconds) * 0.9) - 1] < 0.05 and seconds[-1] < 0.25
 
 
 def _timed(api: TestClient, path: str) -> tuple[int, float]:
