@@ -35,7 +35,7 @@ from spark_jobs.etl.visits_expectations import SUITE_NAME, visits_expectations
 log = logging.getLogger(__name__)
 
 STAGE = "etl"
-RAW_GLOB = "{*.json,*.json.gz}"
+RAW_FILES = "*.{json,json.gz}"
 QUARANTINE_COLUMNS = ("reason", "raw", "event_id")
 RECONCILIATION_COLUMNS = (
     *RECONCILIATION_REQUIRED,
@@ -145,10 +145,7 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
     raw_dir = lake.raw_pixel(day)
     if not path_exists(spark, raw_dir):
         raise StageFailed(STAGE, f"no raw data for {day}: {raw_dir} does not exist")
-    try:
-        lines = spark.read.text(f"{raw_dir}/{RAW_GLOB}")
-    except Exception as exc:  # AnalysisException: the glob matched no file
-        raise StageFailed(STAGE, f"no *.json or *.json.gz files under {raw_dir}") from exc
+    lines = spark.read.option("pathGlobFilter", RAW_FILES).text(raw_dir)
     # gzip files cannot be split: spread their lines over the cores before parsing.
     parallelism = spark.sparkContext.defaultParallelism
     if lines.rdd.getNumPartitions() < parallelism:
@@ -166,6 +163,8 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
         row = rules.reconcile(classified).first()
         assert row is not None
         counts: dict[str, Any] = row.asDict()
+        if not counts["lines_read"]:
+            raise StageFailed(STAGE, f"no lines in {raw_dir}/{RAW_FILES} for {day}")
         _write_or_clear(clean_visits(classified), counts["visits"], lake, "visits", day)
         _write_or_clear(
             quarantined_lines(classified), counts["quarantined"], lake, "quarantine", day

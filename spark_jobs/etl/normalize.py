@@ -199,7 +199,8 @@ def url_fields(url: Column, referrer: Column) -> Column:
     return F.struct(
         _domain(url).alias("url_domain"),
         F.nullif(path, F.lit("")).alias("url_path"),
-        F.when(url.isNotNull(), terms).alias("query_terms"),
+        # Cast: VISITS declares an array that may contain nulls.
+        F.when(url.isNotNull(), terms).cast("array<string>").alias("query_terms"),
         F.nullif(first_segment, F.lit("")).alias("topic"),
         _domain(referrer).alias("referrer_domain"),
     )

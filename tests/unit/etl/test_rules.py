@@ -20,7 +20,7 @@ UA = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
 IP = "203.0.113.9"
 
 
-def event(event_id: str, **changes: object) -> str:
+def event(event_id: str, /, **changes: object) -> str:
     """A valid raw line for DAY, with ``changes`` applied (``None`` removes a field)."""
     fields: dict[str, object] = {
         "event_id": event_id,
@@ -33,7 +33,7 @@ def event(event_id: str, **changes: object) -> str:
         "consent": True,
     }
     fields.update(changes)
-    return json.dumps({k: v for k, v in fields.items() if v is not None})
+    return json.dumps({k: v for k, v in fields.items() if v is not None}, ensure_ascii=False)
 
 
 # (line, expected status, expected reason, expected warnings)
