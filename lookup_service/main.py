@@ -20,14 +20,18 @@ from lookup_service.store import GraphStore, connect
 
 
 def create_app(settings: AppSettings | None = None) -> FastAPI:
-    """Build the app; ``settings`` (tests) replace the environment-built ones.
+    """Build the app; ``settings`` (tests, benchmarks) replace the environment-built ones.
 
-    The Redis client and the live-version follower live for the app's lifespan.
+    Without ``settings`` the lifespan resolves ``get_settings`` once, honouring
+    ``app.dependency_overrides``. The Redis client and the live-version follower live for the
+    app's lifespan.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resolved = app.dependency_overrides.get(get_settings, get_settings)()
+        resolved = settings or app.dependency_overrides.get(get_settings, get_settings)()
+        app.state.settings = resolved
+        app.state.api_keys = [k.encode() for k in resolved.service.api_key_list()]
         store = GraphStore(connect(resolved.redis), resolved.redis)
         await store.start()
         app.state.store = store
@@ -42,8 +46,6 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         summary="Which person is this cookie? Unified ids for ad-exchange integrations.",
         lifespan=lifespan,
     )
-    if settings is not None:
-        app.dependency_overrides[get_settings] = lambda: settings
     app.state.metrics = Metrics()
     app.include_router(identity.router)
     app.include_router(optout.router)

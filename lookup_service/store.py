@@ -83,7 +83,8 @@ class GraphStore:
                 awaitable.close()
             raise StoreUnavailable("redis unavailable (circuit open)")
         try:
-            result = await asyncio.wait_for(awaitable, self.deadline_s)
+            async with asyncio.timeout(self.deadline_s):  # no extra task, unlike wait_for
+                result = await awaitable
         except (RedisError, OSError, TimeoutError) as exc:
             self.breaker.failure()
             raise StoreUnavailable(f"redis unavailable ({type(exc).__name__})") from exc

@@ -16,20 +16,35 @@ from lookup_service.store import GraphStore
 
 @lru_cache
 def get_settings() -> AppSettings:
-    """Settings from the environment, built once; tests override this dependency."""
+    """Settings from the environment, built once; tests override this dependency.
+
+    The app's lifespan resolves it once (honouring ``app.dependency_overrides``) and keeps the
+    result in ``app.state``: per-request resolution of an override costs FastAPI a signature
+    analysis on every call.
+    """
     return load_settings()
 
 
-SettingsDep = Annotated[AppSettings, Depends(get_settings)]
+# Every dependency below is ``async def``: FastAPI runs plain ``def`` dependencies in a
+# thread pool, which costs more than the whole Redis lookup.
 
 
-def get_store(request: Request) -> GraphStore:
+async def app_settings(request: Request) -> AppSettings:
+    """The settings the app was started with (see ``get_settings``)."""
+    settings: AppSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[AppSettings, Depends(app_settings)]
+
+
+async def get_store(request: Request) -> GraphStore:
     """The graph store opened in the app's lifespan."""
     store: GraphStore = request.app.state.store
     return store
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     """The app's metrics."""
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -43,8 +58,8 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def require_api_key(
-    settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)]
+async def require_api_key(
+    request: Request, key: Annotated[str | None, Security(_api_key_header)]
 ) -> None:
     """Accept the request only with a configured API key (constant-time comparison).
 
@@ -52,8 +67,8 @@ def require_api_key(
     """
     given = (key or "").encode()
     matched = False
-    for candidate in settings.service.api_key_list():
-        matched |= hmac.compare_digest(candidate.encode(), given)
+    for candidate in request.app.state.api_keys:
+        matched |= hmac.compare_digest(candidate, given)
     if not key or not matched:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
