@@ -96,6 +96,8 @@ def run(quick: bool = False) -> dict:
         ),
         checkpoint_dir="/tmp/idgraph-bench-checkpoints",
     )
+    if not logging.getLogger().handlers:  # show the per-round progress of the CC loop
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     runs = 1 if quick else 3
     n = 100_000 if quick else 1_000_000
     chain = 20_000 if quick else 100_000

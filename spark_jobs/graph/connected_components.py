@@ -21,11 +21,13 @@ Where this departs from the paper and from GraphFrames:
   rewired is the fixed point), not from GraphFrames' sum over the edge table.
 - Every ``prune_every`` rounds, stars that are already whole components (root never a child,
   every leaf a child of that root only) leave the working set, so long chains do not drag the
-  rest of the graph through their extra rounds. This is the splink pattern
-  (``splink/internals/connected_components.py``) applied to this algorithm.
+  rest of the graph through their extra rounds. A prune that frees under 10% of the working
+  set doubles the interval to the next one (a giant component gains nothing from pruning).
+  This is the splink pattern (``splink/internals/connected_components.py``) applied to this
+  algorithm.
 
 Vertex ids are 64-bit integers chosen by the caller; they must be deterministic (see
-``vertex_ids.py``): ``monotonically_increasing_id`` is not (GraphFrames issues #428, #453).
+``edges.py``): ``monotonically_increasing_id`` is not (GraphFrames issues #428, #453).
 """
 
 from __future__ import annotations
@@ -192,6 +194,7 @@ def large_small_star(
     active = _oriented_edges(edges).localCheckpoint()
     settled: list[DataFrame] = []
     iteration = 0
+    interval = next_prune = prune_every
     while True:
         iteration += 1
         if iteration > max_iterations:
@@ -199,7 +202,8 @@ def large_small_star(
         started = time.perf_counter()
         # Lineage cut every round (mandatory, see the module docstring).
         stepped = _small_star(_large_star(active, parts), parts).localCheckpoint()
-        if prune_every > 0 and iteration % prune_every == 0:
+        pruning = prune_every > 0 and iteration == next_prune
+        if pruning:
             stepped = _tag_settled(stepped, parts).localCheckpoint()
         else:
             stepped = stepped.withColumn("settled", F.lit(False))
@@ -223,6 +227,12 @@ def large_small_star(
         )
         if n_active == 0 or n_changed == 0:
             break
+        if pruning:
+            # A prune costs about a round; when it frees little (one giant component, a long
+            # chain), back off so it does not slow every other round down.
+            freed = n_settled / max(1, n_settled + n_active)
+            interval = interval * 2 if freed < 0.1 else interval
+            next_prune = iteration + interval
     stars = active.select(SRC, DST)
     for part in settled:
         stars = stars.unionByName(part)
