@@ -20,7 +20,8 @@ class GraphSettings(IdgraphSettings):
     (GraphFrames when present, else ours)."""
 
     cc_prune_every: int = Field(default=2, ge=0)
-    """Every this many rounds, finished components leave the working set (0: never)."""
+    """Every this many rounds, finished components leave the working set (0: never). A prune
+    that frees under 10% of the working set doubles the interval to the next one."""
 
     cc_max_iterations: int = Field(default=100, ge=1)
     """Safety stop for the connected-components rounds."""

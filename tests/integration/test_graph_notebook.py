@@ -17,7 +17,7 @@ from spark_jobs.common.paths import Lake
 from spark_jobs.graph.gate import evaluate_gate
 from spark_jobs.graph.health import health_frame, health_row, score_figures, size_figures
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = pytest.mark.spark
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "graph_health.ipynb"
 START = dt.date(2026, 3, 1)
