@@ -20,8 +20,8 @@ def _print_day(report) -> None:  # type: ignore[no-untyped-def]
             continue
         for key, value in result.summary.items():
             rows.append((f"{result.stage}.{key}", value))
-    rows.append(("seconds per stage", ", ".join(f"{k} {v}" for k, v in report.seconds.items())))
     console.print(summary_table(f"idgraph day {report.day}", rows))
+    console.print("seconds per stage: " + ", ".join(f"{k} {v}" for k, v in report.seconds.items()))
     if report.failed:
         console.print(f"[bold red]FAILED at stage {report.failed}:[/] {report.error}")
 
