@@ -154,13 +154,18 @@ def publish_graph(
                 log.warning("removing unfinished version %s", stale.name)
                 rl.delete_version(client, stale)
         limits = rl.configure_listpack(
-            client, entries=cfg.listpack_entries, value=cfg.listpack_value
+            client,
+            entries=cfg.listpack_entries,
+            value=cfg.listpack_value,
+            apply=cfg.configure_server,
         )
         partitions = cfg.load_partitions or spark.sparkContext.defaultParallelism
         graph = graph.select("site_id", "cookie_id", "unified_id", "confidence").persist()
         cookies = graph.count()
-        login_rows = logins.persist() if logins is not None else None
-        n_logins = login_rows.select("login_hash").distinct().count() if login_rows else 0
+        logins = login_rows = logins.persist() if logins is not None else None
+        n_logins = (
+            login_rows.select("login_hash").distinct().count() if login_rows is not None else 0
+        )
         version = ks.GraphVersion(
             name=ks.version_name(day.strftime("%Y%m%d"), int(client.incr(ks.SEQ_KEY))),
             buckets=ks.bucket_count(cookies, cfg.bucket_fill),
@@ -215,6 +220,8 @@ def publish_graph(
             rl.delete_version(client, version)
         rl.release_lock(client, token)
         graph.unpersist()
+        if logins is not None:
+            logins.unpersist()
         client.close()
     return {
         "version": new_live.name,

@@ -9,7 +9,7 @@ from typing import Any
 import redis
 
 from idgraph import keyspace as ks
-from idgraph.settings import load_settings
+from idgraph.settings import RedisSettings, load_settings
 from spark_jobs.graph import redis_loader as rl
 
 API_KEY = "test-key-1"
@@ -46,9 +46,24 @@ def write_graph(
     return version
 
 
+# Behaviour tests get generous Redis budgets: a shared 2-core box stalls processes for tens of
+# milliseconds. The fail-fast tests pass the production budgets (PRODUCTION_BUDGETS) instead.
+RELAXED_BUDGETS = {"socket_timeout_ms": 500, "connect_timeout_ms": 500, "request_timeout_ms": 1000}
+PRODUCTION_BUDGETS = {
+    name: RedisSettings.model_fields[name].default
+    for name in ("socket_timeout_ms", "connect_timeout_ms", "request_timeout_ms")
+}
+
+
 def service_settings(port: int, **redis: Any) -> Any:
+    """Service settings for a local valkey on ``port``; ``redis`` overrides those fields."""
     return load_settings(
-        redis={"url": f"redis://127.0.0.1:{port}", "version_poll_ms": 20, **redis},
+        redis={
+            "url": f"redis://127.0.0.1:{port}",
+            "version_poll_ms": 20,
+            **RELAXED_BUDGETS,
+            **redis,
+        },
         service={"api_keys": f"{API_KEY}, other-key"},
     )
 

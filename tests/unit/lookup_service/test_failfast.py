@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from lookup_service_helpers import API_KEY, ROWS, service_settings, write_graph
+from lookup_service_helpers import (
+    API_KEY,
+    PRODUCTION_BUDGETS,
+    ROWS,
+    service_settings,
+    write_graph,
+)
 
 from idgraph.embedded import graph_server_config, start_server
 from lookup_service.main import create_app
@@ -34,7 +40,7 @@ def _timed(api: TestClient, path: str) -> tuple[int, float]:
 def test_killed_redis_gives_fast_503_then_recovers(valkey: Any, client: redis.Redis) -> None:
     write_graph(client, ROWS, name="20240105.1")
     port = valkey.port
-    with TestClient(create_app(service_settings(port))) as api:
+    with TestClient(create_app(service_settings(port, **PRODUCTION_BUDGETS))) as api:
         assert api.get("/v1/identity/site-a/c1", headers=H).status_code == 200
         valkey.terminate()  # SIGKILL: connections die, the port refuses
 
@@ -69,7 +75,7 @@ def test_stalled_redis_times_out_within_the_deadline() -> None:
     server = start_server(config=graph_server_config() | {"enable-debug-command": "local"})
     try:
         write_graph(redis.Redis(port=server.port), ROWS, name="20240105.1")
-        settings = service_settings(server.port)
+        settings = service_settings(server.port, **PRODUCTION_BUDGETS)
         with TestClient(create_app(settings)) as api:
             assert api.get("/v1/identity/site-a/c1", headers=H).status_code == 200
             stall = threading.Thread(
@@ -86,7 +92,7 @@ def test_stalled_redis_times_out_within_the_deadline() -> None:
 
 
 def test_no_published_graph_is_503_not_404(valkey: Any) -> None:
-    with TestClient(create_app(service_settings(valkey.port))) as api:
+    with TestClient(create_app(service_settings(valkey.port, **PRODUCTION_BUDGETS))) as api:
         response = api.get("/v1/identity/site-a/c1", headers=H)
         assert response.status_code == 503
         assert response.json()["detail"] == "no graph version published yet"
