@@ -73,8 +73,8 @@ def load_settings(**overrides: dict[str, Any]) -> AppSettings:
     unknown = set(overrides) - set(_CONCERNS)
     if unknown:
         raise ValueError(f"unknown settings concern(s): {sorted(unknown)}")
-    built = {}
+    built: dict[str, Any] = {}
     for name, cls in _CONCERNS.items():
         values = {k: v for k, v in (overrides.get(name) or {}).items() if v is not None}
         built[name] = cls(**values)
-    return AppSettings(**built)
+    return AppSettings.model_validate(built)
