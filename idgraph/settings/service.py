@@ -21,9 +21,6 @@ class ServiceSettings(IdgraphSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     """Default listening port of ``idgraph serve``."""
 
-    max_batch: int = Field(default=1000, ge=1, le=10_000)
-    """Most cookies accepted by one ``POST /v1/identity/batch``."""
-
     def api_key_list(self) -> list[str]:
         """The configured keys, blanks dropped."""
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
