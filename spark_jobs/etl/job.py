@@ -11,14 +11,16 @@ actually written, so a join that loses or multiplies rows fails the day.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from idgraph.settings import AppSettings, load_settings
@@ -106,13 +108,6 @@ def check_identity(counts: dict[str, int]) -> None:
         )
 
 
-def _written_rows(spark: SparkSession, lake: Lake, table: str, day: dt.date) -> int:
-    # Parquet footers hold row counts: this reads no data pages.
-    if not partition_exists(spark, lake, table, day):
-        return 0
-    return read_partition(spark, lake, table, day).count()
-
-
 def _delete_partition(spark: SparkSession, lake: Lake, table: str, day: dt.date) -> None:
     # Dynamic overwrite replaces only partitions that receive rows: an empty result must
     # remove a previous run's partition itself, or a re-run would leave stale rows behind.
@@ -123,11 +118,26 @@ def _delete_partition(spark: SparkSession, lake: Lake, table: str, day: dt.date)
     jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(jpath, True)  # noqa: SLF001
 
 
-def _write_or_clear(df: DataFrame, rows: int, lake: Lake, table: str, day: dt.date) -> None:
-    if rows:
-        write_partition(df, lake, table, day)
-    else:
+@contextlib.contextmanager
+def _timed(step: str, seconds: dict[str, float]) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    seconds[step] = round(time.perf_counter() - started, 2)
+    log.info("etl step %s: %.1fs", step, seconds[step])
+
+
+def _write_counted(df: DataFrame, expected: int, lake: Lake, table: str, day: dt.date) -> int:
+    """Write ``df`` as ``table/dt=day``; return the rows the writer actually received.
+
+    The count is observed on the write itself (no second pass), so a join that lost or
+    multiplied rows on the way shows up in the reconciliation identity.
+    """
+    if not expected:
         _delete_partition(df.sparkSession, lake, table, day)
+        return 0
+    observation = Observation(f"{table}_rows")
+    write_partition(df.observe(observation, F.count(F.lit(1)).alias("rows")), lake, table, day)
+    return int(observation.get["rows"])
 
 
 def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageResult:
@@ -141,6 +151,7 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
             ``reconciliation`` stay for the post-mortem.
     """
     started = time.perf_counter()
+    steps: dict[str, float] = {}
     lake = Lake(settings.lake.root)
     raw_dir = lake.raw_pixel(day)
     if not path_exists(spark, raw_dir):
@@ -160,27 +171,31 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
     classified = classify_lines(lines, day=day, settings=settings, previous_event_ids=previous)
     classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        row = rules.reconcile(classified).first()
+        with _timed("classify_and_count", steps):
+            row = rules.reconcile(classified).first()
         assert row is not None
         counts: dict[str, Any] = row.asDict()
         if not counts["lines_read"]:
             raise StageFailed(STAGE, f"no lines in {raw_dir}/{RAW_FILES} for {day}")
-        _write_or_clear(clean_visits(classified), counts["visits"], lake, "visits", day)
-        _write_or_clear(
-            quarantined_lines(classified), counts["quarantined"], lake, "quarantine", day
-        )
+        with _timed("write_visits", steps):
+            counts["visits_written"] = _write_counted(
+                clean_visits(classified), counts["visits"], lake, "visits", day
+            )
+        with _timed("write_quarantine", steps):
+            counts["quarantined"] = _write_counted(
+                quarantined_lines(classified), counts["quarantined"], lake, "quarantine", day
+            )
     finally:
         classified.unpersist()
 
-    counts["visits_written"] = _written_rows(spark, lake, "visits", day)
-    counts["quarantined"] = _written_rows(spark, lake, "quarantine", day)
-    reconciliation = {c: int(counts[c]) for c in RECONCILIATION_COLUMNS}
-    write_partition(
-        spark.createDataFrame([reconciliation], RECONCILIATION).coalesce(1),
-        lake,
-        "reconciliation",
-        day,
-    )
+    with _timed("write_reconciliation", steps):
+        reconciliation = {c: int(counts[c]) for c in RECONCILIATION_COLUMNS}
+        write_partition(
+            spark.createDataFrame([reconciliation], RECONCILIATION).coalesce(1),
+            lake,
+            "reconciliation",
+            day,
+        )
     start, end = ts_window(
         day,
         lateness_days=settings.etl.lateness_days,
@@ -191,12 +206,17 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
         if not reconciliation["visits_written"]:
             raise StageFailed(STAGE, f"no clean visits for {day}: every line was dropped")
         # Validate what was stored: columnar reads of the written files are cheap.
-        check_suite(
-            read_partition(spark, lake, "visits", day),
-            visits_expectations(ts_start=start, ts_end=end),
-            suite_name=SUITE_NAME,
-            stage=STAGE,
-        )
+        stored = read_partition(spark, lake, "visits", day).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            with _timed("visits_suite", steps):
+                check_suite(
+                    stored,
+                    visits_expectations(ts_start=start, ts_end=end),
+                    suite_name=SUITE_NAME,
+                    stage=STAGE,
+                )
+        finally:
+            stored.unpersist()
     except StageFailed:
         # Later stages (and tomorrow's duplicate check) must not consume a refused day;
         # quarantine and reconciliation stay for the post-mortem.
