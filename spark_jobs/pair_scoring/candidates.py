@@ -1,14 +1,15 @@
 """Candidate pairs by blocking: cookies that share a strong signal, each unordered pair once.
 
-Every cookie is exploded into its blocking keys (an IP hash, an (IP, hour) of activity, an IP
-prefix with the same browser/OS/device, an IP prefix with a shared query term). Cookies that
-share a key form a block, and all pairs within a block are candidates. Blocks larger than a
-configured cap (an office IP, a carrier's CGNAT pool, a common term) are skipped and counted,
-never expanded, so the volume before deduplication is at most ``cookies x keys x cap``: linear
-in traffic. Pairs produced by several blocks are merged (their key names collected) and each
-cookie then keeps only its strongest pairs, the strength of a pair being the sum over its
-blocks of ``1 / (block size - 1)`` (a pair alone in a block of two counts 1, one of a block of
-fifty counts 1/49), so a cookie in many medium blocks cannot flood the table.
+Every cookie is exploded into its blocking keys (an IP hash, an (IP, hour) and an (IP, day)
+of activity, an IPv6 /48, an IP prefix with the same browser/OS/device, an IP prefix with a
+shared query term). Cookies that share a key form a block, and all pairs within a block are
+candidates. Blocks larger than a configured cap (an office IP, a carrier's CGNAT pool, a
+common term) are skipped and counted, never expanded, so the volume before deduplication is
+at most ``cookies x keys x cap``: linear in traffic. Pairs produced by several blocks are
+merged (their key names collected) and each cookie then keeps only its strongest pairs, the
+strength of a pair being the sum over its blocks of ``1 / (block size - 1)`` (a pair alone
+in a block of two counts 1, one of a block of fifty counts 1/49), so a cookie in many medium
+blocks cannot flood the table. A pair survives when either of its cookies keeps it.
 
 The login hash is deliberately not a key: it is the training label and the deterministic edge.
 """
@@ -40,6 +41,21 @@ def _ip_hour_keys(features: DataFrame, **_: int) -> DataFrame:
         *COOKIE_KEYS,
         F.concat_ws(_SEP, F.col("h.ip_hash"), F.col("h.hour_bucket").cast("string")).alias("block"),
     )
+
+
+def _ip_day_keys(features: DataFrame, **_: int) -> DataFrame:
+    """Same IP on the same UTC day: a home IP gathers a few hundred cookies over a month
+    (too many to pair), but only the household's few active ones on any one day."""
+    hours = features.select(*COOKIE_KEYS, F.explode("ip_hours").alias("h"))
+    day = F.floor(F.col("h.hour_bucket") / 24).cast("string")
+    return hours.select(*COOKIE_KEYS, F.concat_ws(_SEP, F.col("h.ip_hash"), day).alias("block"))
+
+
+def _ip6_prefix_keys(features: DataFrame, **_: int) -> DataFrame:
+    """Same IPv6 /48, any browser: ISPs delegate a /48 (or longer) to one home, and each
+    device picks its own (rotating) address inside it, so the full address rarely matches."""
+    prefixes = features.select(*COOKIE_KEYS, F.explode("ip_prefixes.ip_prefix").alias("block"))
+    return prefixes.where(F.col("block").contains(":"))
 
 
 def _busiest_prefixes(n: int) -> Column:
@@ -79,6 +95,8 @@ def _prefix_term_keys(
 KEY_BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "ip": _ip_keys,
     "ip_hour": _ip_hour_keys,
+    "ip_day": _ip_day_keys,
+    "ip6_prefix": _ip6_prefix_keys,
     "prefix_ua": _prefix_ua_keys,
     "prefix_term": _prefix_term_keys,
 }
@@ -192,7 +210,7 @@ def build_candidates(
     max_block_size: int,
     block_size_overrides: Mapping[str, int] | None = None,
     keys: Sequence[str] = BLOCKING_KEY_NAMES,
-    max_pairs_per_cookie: int = 20,
+    max_pairs_per_cookie: int = 40,
     term_block_prefixes: int = 3,
     term_block_terms: int = 10,
     members: DataFrame | None = None,
