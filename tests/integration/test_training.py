@@ -22,7 +22,8 @@ from training.evaluate import run_evaluation
 from training.registry import load_champion
 from training.train import run_training
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
+# Simulating and running eight days is minutes of work on two shared cores.
+pytestmark = [pytest.mark.slow, pytest.mark.spark, pytest.mark.timeout(1200)]
 
 START = dt.date(2026, 2, 2)
 DAYS = 8
