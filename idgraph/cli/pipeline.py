@@ -171,6 +171,22 @@ def demo(
         stage_kwargs={"publish": {"force": False}},
     )
     _print_day(report)
+    if report.failed == "publish" and "gate" in (report.error or ""):
+        # The first day with a champion moves many singletons into probabilistic
+        # components: the churn check is meant to stop that in production until an
+        # operator has looked. The demo shows the verdict, then overrides it explicitly.
+        console.print(
+            "[bold yellow]demo:[/] the gate refused the first day with a model (see above); "
+            "publishing with --force, as an operator would after reading the health"
+        )
+        report = run_day(
+            spark,
+            settings,
+            plan.last_day,
+            stages=(PUBLISH_STAGE,),
+            stage_kwargs={"publish": {"force": True}},
+        )
+        _print_day(report)
     if not report.ok:
         raise typer.Exit(code=1)
     t = lap("daily", t)
