@@ -37,8 +37,8 @@ class DemoPlan:
     """Sizes of the demo world."""
 
     start: dt.date = dt.date(2026, 10, 1)
-    days: int = 14
-    people: int = 1_500
+    days: int = 7
+    people: int = 2_000
     seed: int = 7
     bad_rate: float = 0.002
 

@@ -103,7 +103,7 @@ def backfill(
 @app.command()
 def demo(
     lake: LakeOpt = "demo-lake",
-    days: Annotated[int, typer.Option(help="Days of simulated history.")] = 10,
+    days: Annotated[int, typer.Option(help="Days of simulated history.")] = 7,
     people: Annotated[int, typer.Option(help="People in the simulated world.")] = 2_000,
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 7,
     serve: Annotated[bool, typer.Option(help="Finish with lookups against the service.")] = True,
