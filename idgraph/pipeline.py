@@ -117,3 +117,33 @@ def build_session(settings: AppSettings) -> SparkSession:
     from spark_jobs.common.session import build_spark
 
     return build_spark(settings.spark, checkpoint_dir=Lake(settings.lake.root).checkpoints)
+
+
+def stage_main(
+    run: StageFn,
+    argv: list[str] | None,
+    *,
+    description: str,
+    date_flags: Sequence[str] = ("--date",),
+) -> StageResult:
+    """The spark-submit entry point shared by stage modules: parse ``--lake`` and the date,
+    load settings, build the session, run, print the result as one JSON line, stop."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--lake", required=True, help="Lake root (path or s3://).")
+    parser.add_argument(*date_flags, dest="day", required=True, help="YYYY-MM-DD")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    from idgraph.settings import load_settings
+
+    settings = load_settings(lake={"root": args.lake})
+    spark = build_session(settings)
+    try:
+        result = run(spark, settings, dt.date.fromisoformat(args.day))
+        summary = {"stage": result.stage, "skipped": result.skipped, "note": result.note}
+        print(json.dumps(summary | result.summary, default=str))  # noqa: T201 - step log
+    finally:
+        spark.stop()
+    return result

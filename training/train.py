@@ -10,7 +10,6 @@ tags and metrics) and, as one JSON line, to ``<lake>/training/decisions/``.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import logging
@@ -25,7 +24,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings, load_settings
+from idgraph.settings import AppSettings
 from spark_jobs.common.io import list_partitions
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS
@@ -411,28 +410,11 @@ def run_training(spark: SparkSession, settings: AppSettings, as_of: dt.date) -> 
 
 def main(argv: list[str] | None = None) -> None:
     """spark-submit entry point: ``--lake LAKE --as-of YYYY-MM-DD``."""
-    from idgraph.pipeline import build_session
+    from idgraph.pipeline import stage_main
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lake", required=True)
-    parser.add_argument("--as-of", "--date", dest="as_of", required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    settings = load_settings(lake={"root": args.lake})
-    spark = build_session(settings)
-    result = run_training(spark, settings, dt.date.fromisoformat(args.as_of))
-    print(
-        json.dumps(
-            {
-                "stage": result.stage,
-                "skipped": result.skipped,
-                "note": result.note,
-                **result.summary,
-            },
-            default=str,
-        )
+    stage_main(
+        run_training, argv, description=__doc__.splitlines()[0], date_flags=("--as-of", "--date")
     )
-    spark.stop()
 
 
 if __name__ == "__main__":

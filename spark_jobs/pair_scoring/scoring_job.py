@@ -11,9 +11,7 @@ Run by the pipeline (``run_scoring``) or as an EMR step::
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings, load_settings
+from idgraph.settings import AppSettings
 from spark_jobs.common.io import partition_exists, read_partition, write_partition
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS, SCORED_PAIRS, conform
@@ -129,28 +127,11 @@ def run_scoring(
 
 def main(argv: list[str] | None = None) -> None:
     """spark-submit entry point: ``--lake LAKE --date YYYY-MM-DD``."""
-    from idgraph.pipeline import build_session
+    from idgraph.pipeline import stage_main
 
-    parser = argparse.ArgumentParser(description="Score the day's candidate pairs.")
-    parser.add_argument("--lake", required=True)
-    parser.add_argument("--date", required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    settings = load_settings(lake={"root": args.lake})
-    spark = build_session(settings)
-    result = run_scoring(spark, settings, dt.date.fromisoformat(args.date))
-    print(
-        json.dumps(
-            {
-                "stage": result.stage,
-                "skipped": result.skipped,
-                "note": result.note,
-                **result.summary,
-            },
-            default=str,
-        )
+    stage_main(
+        run_scoring, argv, description="Score the day's candidate pairs.", date_flags=("--date",)
     )
-    spark.stop()
 
 
 if __name__ == "__main__":
