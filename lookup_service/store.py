@@ -64,6 +64,8 @@ def connect(settings: RedisSettings) -> Any:
 class GraphStore:
     """Lookups and opt-outs against the live graph version."""
 
+    CLOSE_TIMEOUT_S = 2.0
+
     def __init__(self, client: Any, settings: RedisSettings) -> None:
         self.client = client
         self.settings = settings
@@ -121,15 +123,23 @@ class GraphStore:
         self._follower = asyncio.create_task(self._follow())
 
     async def close(self) -> None:
-        """Stop following and close the connections."""
+        """Stop following and close the connections, in bounded time whatever Redis does.
+
+        A cluster client caught mid-failover can take arbitrarily long to give up (or to
+        finish a topology refresh it holds a lock for); shutdown must not wait on it.
+        ``asyncio.wait`` bounds the wait without waiting for a cancellation to be honoured,
+        unlike ``wait_for``.
+        """
+        pending: list[asyncio.Future[Any]] = []
         if self._follower is not None:
             self._follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follower
+            pending.append(self._follower)
         close = getattr(self.client, "aclose", None) or self.client.close
-        # Bounded: connections abandoned mid-command by a deadline must not hang shutdown.
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(close(), 2.0)
+        pending.append(asyncio.ensure_future(close()))
+        _done, late = await asyncio.wait(pending, timeout=self.CLOSE_TIMEOUT_S)
+        for task in late:
+            task.cancel()
+            log.warning("redis client did not close within %.1f s; abandoned", self.CLOSE_TIMEOUT_S)
 
     # ------------------------------------------------------------------ reads
 
