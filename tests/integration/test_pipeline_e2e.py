@@ -1,5 +1,10 @@
-"""End to end on a small simulated lake: backfill, train, the real `idgraph daily` CLI
-publishing to a real Valkey, then the real `idgraph serve` answering over HTTP."""
+"""End to end on a small simulated lake: backfill (scoring waits for a model), train and
+promote the first model, the real `idgraph daily` CLI scoring with it and publishing to a
+real Valkey, evaluation against the simulator's truth, then the real `idgraph serve`
+answering over HTTP.
+
+One lake serves every test of the module: simulating and running days of every stage is
+minutes of work on two cores, so it is done once."""
 
 from __future__ import annotations
 
@@ -25,6 +30,9 @@ from idgraph.simulator import simulate
 from spark_jobs.common.io import read_partition
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import IDENTITY_GRAPH, LINK_TYPES, missing_columns
+from spark_jobs.pair_scoring.scoring_job import NO_CHAMPION
+from training.evaluate import run_evaluation
+from training.registry import load_champion
 from training.train import run_training
 
 # The module fixture runs five days of every stage plus a training run: minutes, not seconds.
@@ -37,8 +45,11 @@ API_KEY = "e2e-key"
 
 
 @pytest.fixture(scope="module")
-def history(spark, tmp_path_factory) -> tuple[Path, AppSettings, Any]:  # type: ignore[no-untyped-def]
-    """A simulated lake whose first DAYS-1 days went through every stage, and a first model."""
+def history(spark, tmp_path_factory) -> tuple[Path, AppSettings, Any, list[Any]]:  # type: ignore[no-untyped-def]
+    """A simulated lake whose first DAYS-1 days went through every stage, and a first model.
+
+    Returns the lake root, the settings, the training result and the day reports.
+    """
     root = tmp_path_factory.mktemp("e2e-lake")
     simulate(str(root), START, DAYS, 400, 11, bad_rate=0.01)
     # A 400-person world gives a weak first model that the production bar (precision 0.85 at
@@ -48,11 +59,25 @@ def history(spark, tmp_path_factory) -> tuple[Path, AppSettings, Any]:  # type: 
         lake={"root": str(root)},
         training={"min_precision": 0.3, "min_pr_auc": 0.3, "target_precision": 0.7},
     )
+    reports = []
     for day in day_range(START, LAST - dt.timedelta(days=1)):
         report = run_day(spark, settings, day)
         assert report.ok, f"{day}: {report.failed}: {report.error}"
+        reports.append(report)
     trained = run_training(spark, settings, LAST - dt.timedelta(days=1))
-    return root, settings, trained
+    return root, settings, trained, reports
+
+
+@pytest.fixture(scope="module")
+def daily(history, valkey) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """The last day through the real `idgraph daily` CLI, with the first champion."""
+    root = history[0]
+    # The first day with a champion moves many cookies from singletons into probabilistic
+    # components, so the churn check of the gate is expected to trip here (the gate has its
+    # own tests); --force publishes anyway, as an operator would after reading the health.
+    return _cli(
+        "daily", "--lake", str(root), "--date", LAST.isoformat(), "--redis-url", valkey, "--force"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +107,7 @@ def _get(url: str) -> tuple[int, Any]:
 
 
 def test_backfill_and_first_model(history, spark) -> None:  # type: ignore[no-untyped-def]
-    root, settings, trained = history
+    root, settings, trained, reports = history
     lake = Lake(str(root))
     recon = read_partition(spark, lake, "reconciliation", START).first()
     assert recon is not None
@@ -93,21 +118,33 @@ def test_backfill_and_first_model(history, spark) -> None:  # type: ignore[no-un
         + recon.quarantined
     )
     assert recon.quarantined > 0  # bad records were injected and caught
+    # Without a champion the scoring stage waits (an explicit empty day), the graph still
+    # links deterministic logins.
+    for report in reports:
+        scoring = next(r for r in report.results if r.stage == "scoring")
+        assert scoring.skipped and scoring.note == NO_CHAMPION
+    assert read_partition(spark, lake, "scored_pairs", START).count() == 0
     assert not trained.skipped, trained.note
     assert trained.summary.get("promoted") is True, trained.summary
+    assert trained.summary["test_pr_auc"] > 0.5
+    champion = load_champion(settings)
+    assert champion is not None and str(champion.version) == str(trained.summary["model_version"])
 
 
-def test_daily_cli_publishes_and_service_answers(history, valkey, spark) -> None:  # type: ignore[no-untyped-def]
-    root, _settings, _trained = history
+def test_daily_cli_scores_with_the_champion_and_publishes(history, daily, valkey, spark) -> None:  # type: ignore[no-untyped-def]
+    root, settings, _trained, _reports = history
+    assert daily.returncode == 0, daily.stdout[-3000:] + daily.stderr[-3000:]
+    assert "publish" in daily.stdout
     lake = Lake(str(root))
-    # The first day with a champion moves many cookies from singletons into probabilistic
-    # components, so the churn check of the gate is expected to trip here (the gate has its
-    # own tests); --force publishes anyway, as an operator would after reading the health.
-    done = _cli(
-        "daily", "--lake", str(root), "--date", LAST.isoformat(), "--redis-url", valkey, "--force"
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "publish" in done.stdout
+    champion = load_champion(settings)
+    assert champion is not None
+    candidates = read_partition(spark, lake, "candidate_pairs", LAST).count()
+    scored = read_partition(spark, lake, "scored_pairs", LAST)
+    assert candidates > 0 and scored.count() == candidates
+    versions = {str(r[0]) for r in scored.select("model_version").distinct().collect()}
+    assert versions == {str(champion.version)}
+    assert scored.where(F.col("score").isNull() | ~F.col("score").between(0.0, 1.0)).count() == 0
+
     health = read_partition(spark, lake, "health", LAST).first()
     assert health is not None and health.model_version is not None
     assert health.gate_passed == (len(health.gate_failures) == 0)
@@ -154,3 +191,14 @@ def test_daily_cli_publishes_and_service_answers(history, valkey, spark) -> None
     finally:
         service.terminate()
         service.wait(timeout=30)
+
+
+def test_evaluation_against_truth(history, daily, spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _root, settings, _trained, _reports = history
+    out = tmp_path / "eval.json"
+    figures = run_evaluation(spark, settings, LAST, out=str(out))
+    assert json.loads(out.read_text())["day"] == LAST.isoformat()
+    assert figures["true_pairs"] > 0 and figures["cookies"] > figures["anonymous_cookies"] > 0
+    graph, deterministic = figures["methods"]["graph"], figures["methods"]["deterministic"]
+    assert graph["recall"] >= deterministic["recall"]  # scored edges only add links
+    assert 0 < figures["candidates"]["recall"] <= 1
