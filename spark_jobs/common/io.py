@@ -86,12 +86,20 @@ def read_partition(spark: SparkSession, lake: Lake, table: str, day: dt.date) ->
 
 
 def read_range(
-    spark: SparkSession, lake: Lake, table: str, start: dt.date, end: dt.date
+    spark: SparkSession,
+    lake: Lake,
+    table: str,
+    start: dt.date,
+    end: dt.date,
+    *,
+    merge_schema: bool = False,
 ) -> DataFrame:
     """Days ``start..end`` of ``table`` that exist, with ``dt`` as a DATE column.
 
     Only existing partitions are listed explicitly, so a missing day is not an error and
-    Spark never scans partitions outside the range.
+    Spark never scans partitions outside the range. ``merge_schema`` reads the union of the
+    days' columns (days written before a column was added get nulls) at the cost of reading
+    every file footer.
     """
     days = [d for d in list_partitions(spark, lake, table) if start <= d <= end]
     if not days:
@@ -99,6 +107,7 @@ def read_range(
     paths = [lake.partition(table, d) for d in days]
     return (
         spark.read.option("basePath", lake.table(table))
+        .option("mergeSchema", str(merge_schema).lower())
         .parquet(*paths)
         .withColumn("dt", F.col("dt").cast("date"))
     )

@@ -41,6 +41,8 @@ VISITS = T.StructType(
         T.StructField("ua_major", T.IntegerType()),
         T.StructField("os_family", T.StringType()),  # "iOS", "Windows", …
         T.StructField("device_type", T.StringType()),  # "mobile" | "tablet" | "desktop" | "other"
+        # xxhash64 of the exact user-agent string (16 hex): compares UAs without keeping them.
+        T.StructField("ua_hash", T.StringType()),
         T.StructField("country", T.StringType()),
         T.StructField("city", T.StringType()),
         T.StructField("url_domain", T.StringType()),
@@ -103,6 +105,7 @@ COOKIE_FEATURES = T.StructType(
         # Distinct IP hashes in the window before ``ips`` was capped: tells a cookie that
         # roams over many networks (mobile) from one that stays home, and whether the cap bit.
         T.StructField("n_ips", T.LongType()),
+        T.StructField("ua_hash", T.StringType()),  # most frequent exact user agent (hashed)
     ]
 )
 

@@ -45,6 +45,7 @@ DAILY_MAX_VALUES = 20
 # Categorical columns counted per day: visits column -> daily aggregate column.
 VALUE_COUNTED = {
     "ua_family": "ua_family_counts",
+    "ua_hash": "ua_hash_counts",
     "os_family": "os_family_counts",
     "device_type": "device_type_counts",
     "country": "country_counts",
@@ -53,7 +54,7 @@ VALUE_COUNTED = {
     "query_terms": "term_counts",  # exploded: one count per term
 }
 # Categorical features of cookie_features that keep only the most frequent value.
-MODE_FEATURES = ("ua_family", "os_family", "device_type", "country", "city")
+MODE_FEATURES = ("ua_family", "os_family", "device_type", "country", "city", "ua_hash")
 
 _VALUE_COUNT = T.StructType(
     [T.StructField("value", T.StringType()), T.StructField("n", T.LongType())]
@@ -232,6 +233,8 @@ def daily_cookie_aggregates(
         max_logins: distinct login hashes kept per cookie.
     """
     keys = [day_col, *KEYS] if day_col else KEYS
+    if "ua_hash" not in visits.columns:  # visits written before the column existed
+        visits = visits.withColumn("ua_hash", F.lit(None).cast("string"))
     empty_counts = F.array().cast(T.ArrayType(_VALUE_COUNT))
     values = _daily_value_counts(visits, keys, max_terms=max_terms, max_values=max_values)
     out = (
@@ -377,14 +380,18 @@ def merge_daily_aggregates(
             "ips",
             "ip_prefixes",
             "ip_hours",
-            *MODE_FEATURES[:1],
+            "ua_family",
             "ua_major",
-            *MODE_FEATURES[1:],
+            "os_family",
+            "device_type",
+            "country",
+            "city",
             F.transform("hour_counts", lambda x: x / total).alias("hour_profile"),
             F.coalesce("query_terms", empty).alias("query_terms"),
             F.coalesce("topics", empty).alias("topics"),
             "login_hash",
             "n_ips",
+            "ua_hash",
         )
     )
 

@@ -115,7 +115,8 @@ def run_features(
     window = settings.etl.feature_window_days
     present = ensure_daily_aggregates(spark, lake, day, window_days=window, rebuild=rebuild_daily)
     start = day - dt.timedelta(days=window - 1)
-    daily = read_range(spark, lake, DAILY_TABLE, start, day)
+    # Days aggregated before a column was added read as nulls: no backfill needed.
+    daily = read_range(spark, lake, DAILY_TABLE, start, day, merge_schema=True)
     features = build_features(daily, read_optouts(spark, lake), **caps).persist(
         StorageLevel.MEMORY_AND_DISK
     )

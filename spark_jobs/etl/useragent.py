@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -95,7 +95,17 @@ def parse_user_agents(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]
 def user_agent_table(df: DataFrame, *, column: str = "user_agent") -> DataFrame:
     """Parse every distinct non-null value of ``df[column]``: one row per user agent string."""
     distinct = df.select(F.col(column).alias("user_agent")).where(F.col("user_agent").isNotNull())
-    return distinct.distinct().mapInPandas(parse_user_agents, schema=UA_FIELDS)
+    parsed = distinct.distinct().mapInPandas(parse_user_agents, schema=UA_FIELDS)
+    return parsed.withColumn("ua_hash", ua_hash(F.col("user_agent")))
+
+
+def ua_hash(user_agent: Column) -> Column:
+    """16 hex digits of xxhash64 of the exact string: equal UAs compare equal, nothing more.
+
+    Two browsers of one household often parse to the same family/OS/major but differ in the
+    exact string (OS minor, device model), which is what tells them apart.
+    """
+    return F.lpad(F.lower(F.hex(F.xxhash64(user_agent))), 16, "0")
 
 
 def with_user_agent_fields(

@@ -37,6 +37,8 @@ SIDE_COLUMNS = [
     "query_terms",
     "topics",
     "site_cookies",  # cookies of the cookie's site in this table: the site's traffic size
+    "ua_hash",
+    "ua_cookies",  # cookies of this table with the same exact user agent
 ]
 assert "login_hash" not in SIDE_COLUMNS  # the label: never joined onto pairs here
 
@@ -212,6 +214,20 @@ def ua_major_distance() -> Column:
     return _or_default(comparable, F.abs(_l("ua_major") - _r("ua_major")), -1.0)
 
 
+def same_ua_exact() -> Column:
+    """1.0 when both exact user-agent strings (hashed) are known and equal, else 0.0: the same
+    browser sends the same string to every site; housemates on the same browser family often
+    differ in OS minor or device model."""
+    return _same("ua_hash")
+
+
+def same_ua_log_cookies() -> Column:
+    """log(1 + cookies with that exact user agent) when both cookies share it: a rare UA
+    shared says more than the newest iPhone's. Default -1 (different or unknown)."""
+    shared = _known(_l("ua_hash"), _l("ua_cookies")) & (_l("ua_hash") == _r("ua_hash"))
+    return _or_default(shared, F.log1p(_l("ua_cookies")), -1.0)
+
+
 def same_country() -> Column:
     """1.0 when both countries are known and equal, else 0.0."""
     return _same("country")
@@ -375,6 +391,8 @@ COMPARISONS: dict[str, Callable[..., Column]] = {
     "same_os_family": same_os_family,
     "same_device_type": same_device_type,
     "ua_major_distance": ua_major_distance,
+    "same_ua_exact": same_ua_exact,
+    "same_ua_log_cookies": same_ua_log_cookies,
     "same_country": same_country,
     "same_city": same_city,
     "hour_profile_cosine": hour_profile_cosine,
@@ -424,7 +442,14 @@ def with_sides(pairs: DataFrame, features: DataFrame) -> DataFrame:
     Pairs whose cookie is missing from ``features`` are dropped (inner join).
     """
     site_cookies = features.groupBy("site_id").agg(F.count("*").alias("site_cookies"))
-    sized = features.join(F.broadcast(site_cookies), "site_id")
+    if "ua_hash" not in features.columns:  # features built before the column existed
+        features = features.withColumn("ua_hash", F.lit(None).cast("string"))
+    ua_cookies = (
+        features.where(F.col("ua_hash").isNotNull())
+        .groupBy("ua_hash")
+        .agg(F.count("*").alias("ua_cookies"))
+    )
+    sized = features.join(F.broadcast(site_cookies), "site_id").join(ua_cookies, "ua_hash", "left")
     return pairs.join(_side(sized, "_l"), ["site_id_l", "cookie_id_l"]).join(
         _side(sized, "_r"), ["site_id_r", "cookie_id_r"]
     )

@@ -54,6 +54,7 @@ def visit(
         "ua_major": 120,
         "os_family": "Windows",
         "device_type": "desktop",
+        "ua_hash": "0123456789abcdef",
         "country": "FR",
         "city": "Paris",
         "url_domain": f"{site}.example",

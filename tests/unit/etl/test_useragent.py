@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from spark_jobs.etl.useragent import device_type, user_agent_table, with_user_agent_fields
@@ -63,6 +65,10 @@ def test_real_user_agents_parse_once_each_and_join_back(spark) -> None:  # type:
         ).collect()
     }
     assert got == EXPECTED
+    # The exact string, hashed: 16 lowercase hex digits, one per distinct user agent.
+    hashes = {r.user_agent: r.ua_hash for r in joined.select("user_agent", "ua_hash").collect()}
+    assert all(re.fullmatch(r"[0-9a-f]{16}", h) for h in hashes.values())
+    assert len(set(hashes.values())) == len(EXPECTED)
 
 
 @pytest.mark.parametrize(

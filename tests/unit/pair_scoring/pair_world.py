@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -78,6 +79,7 @@ def cookie(
         "query_terms": list(query_terms),
         "topics": list(topics),
         "login_hash": login_hash,
+        "ua_hash": hashlib.sha256(repr(ua).encode()).hexdigest()[:16] if all(ua) else None,
     }
 
 

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.spark
 
 _TYPES: dict[str, T.DataType] = {f.name: f.dataType for f in COOKIE_FEATURES.fields}
 _TYPES["site_cookies"] = T.LongType()
+_TYPES["ua_cookies"] = T.LongType()
 
 
 def ip(h: str, popularity: int = 2, n_events: int = 5) -> dict[str, Any]:
@@ -170,6 +171,30 @@ CASES: list[tuple[Callable[[], Column], list[Case]]] = [
                 -1.0,
             ),
             ({"ua_family": "Chrome", "ua_major": 120}, {"ua_family": "Chrome"}, -1.0),
+        ],
+    ),
+    (
+        pf.same_ua_exact,
+        [
+            ({"ua_hash": "00aa11bb22cc33dd"}, {"ua_hash": "00aa11bb22cc33dd"}, 1.0),
+            ({"ua_hash": "00aa11bb22cc33dd"}, {"ua_hash": "99aa11bb22cc33dd"}, 0.0),
+            ({"ua_hash": "00aa11bb22cc33dd"}, {}, 0.0),
+        ],
+    ),
+    (
+        pf.same_ua_log_cookies,
+        [
+            (
+                {"ua_hash": "00aa11bb22cc33dd", "ua_cookies": 9},
+                {"ua_hash": "00aa11bb22cc33dd", "ua_cookies": 9},
+                math.log(10),
+            ),
+            (
+                {"ua_hash": "00aa11bb22cc33dd", "ua_cookies": 9},
+                {"ua_hash": "99aa11bb22cc33dd", "ua_cookies": 4},
+                -1.0,
+            ),
+            ({}, {}, -1.0),
         ],
     ),
     (
