@@ -6,6 +6,12 @@ predicted pairs = sum C(n_c, 2), true pairs = sum C(n_p, 2), correct pairs = sum
 Pairs involving an anonymous cookie (never logged in within the window) are the same sums minus
 those over logged-in cookies only, so the anonymous figures need no extra pass either.
 
+Cookies of a shared device (the family tablet) are used by several people, so "its person"
+is not defined (the truth names one of them, arbitrarily): the headline figures leave those
+cookies out, and ``including_shared_devices`` gives the same figures with the truth's pick.
+Pairs between two other cookies that a shared cookie merged wrongly still count against the
+graph in the headline figures.
+
 Methods compared on the same cookies (``cookie_features/dt=D`` joined with ``truth/cookies``):
 the graph (``identity_graph/dt=D``; until it exists, scored edges at the champion's threshold
 plus deterministic links, counted as edges without transitive closure), deterministic links
@@ -134,10 +140,17 @@ def naive_ip_ua_cluster() -> Column:
 
 
 def universe(features: DataFrame, truth: DataFrame) -> DataFrame:
-    """The day's cookies with a known person: ``key``, ``logged``, person and signals."""
+    """The day's cookies with a known person: ``key``, ``logged``, ``shared``, person, signals."""
+    shared = (
+        F.coalesce(F.col("shared_device"), F.lit(False))
+        if "shared_device" in truth.columns
+        else F.lit(False)
+    )
     return features.join(
-        truth.select("site_id", "cookie_id", "person_id"), ["site_id", "cookie_id"]
+        truth.select("site_id", "cookie_id", "person_id", shared.alias("shared")),
+        ["site_id", "cookie_id"],
     ).select(
+        "shared",
         "site_id",
         "cookie_id",
         "person_id",
@@ -247,7 +260,8 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
     lake = Lake(settings.lake.root)
     features = read_partition(spark, lake, "cookie_features", day)
     truth = spark.read.parquet(lake.path("truth", "cookies"))
-    cookies = universe(features, truth).cache()
+    everyone = universe(features, truth).cache()
+    cookies = everyone.where(~F.col("shared"))
     truth_n = truth_counts(cookies)
     deterministic = clustering_counts(cookies, cluster=F.col("login_hash"))
     naive = clustering_counts(cookies, cluster=naive_ip_ua_cluster())
@@ -257,6 +271,7 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
         "day": day.isoformat(),
         "cookies": n_cookies,
         "anonymous_cookies": n_anonymous,
+        "shared_device_cookies_excluded": everyone.count() - n_cookies,
         "true_pairs": truth_n["true"],
         "true_pairs_anonymous": truth_n["true"] - truth_n["true_logged"],
         "methods": {
@@ -271,11 +286,20 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
         graph = read_partition(spark, lake, "identity_graph", day).select(
             "site_id", "cookie_id", "unified_id"
         )
-        assigned = cookies.join(graph, ["site_id", "cookie_id"], "left")
+        assigned = everyone.join(graph, ["site_id", "cookie_id"], "left").cache()
         result["graph_source"] = "identity_graph"
         result["methods"]["graph"] = pairwise(
-            clustering_counts(assigned, cluster=F.col("unified_id")), truth_n
+            clustering_counts(assigned.where(~F.col("shared")), cluster=F.col("unified_id")),
+            truth_n,
         )
+        truth_all = truth_counts(everyone)
+        result["including_shared_devices"] = {
+            "graph": pairwise(clustering_counts(assigned, cluster=F.col("unified_id")), truth_all),
+            "deterministic": pairwise(
+                clustering_counts(everyone, cluster=F.col("login_hash")), truth_all
+            ),
+        }
+        assigned.unpersist()
         result["largest_component"] = (
             read_partition(spark, lake, "identity_graph", day)
             .agg(F.max("component_size"))
@@ -297,7 +321,7 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
             cookies=features.count(),
         )
     result["churn"] = _health_churn(spark, lake, day)
-    cookies.unpersist()
+    everyone.unpersist()
     return result | {"targets": check_targets(result)}
 
 
@@ -336,7 +360,11 @@ def render(result: dict[str, Any]):  # type: ignore[no-untyped-def]
     )
     for col in ("method", "precision", "recall", "F1", "pairs", "anon. precision", "anon. recall"):
         methods.add_column(col, justify="left" if col == "method" else "right")
-    for name, m in result["methods"].items():
+    rows = list(result["methods"].items()) + [
+        (f"{name} (incl. shared devices)", m)
+        for name, m in (result.get("including_shared_devices") or {}).items()
+    ]
+    for name, m in rows:
         methods.add_row(
             name,
             f"{m['precision']:.4f}",

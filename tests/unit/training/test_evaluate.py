@@ -184,3 +184,23 @@ def test_evaluate_day_on_a_hand_built_lake(spark, tmp_path):
     assert result["targets"]["recall_vs_deterministic"]["measured"] == pytest.approx(3.0)
     assert result["targets"]["graph_precision"]["met"] is True
     assert result["largest_component"] == 3
+
+    # c3 is a family tablet the truth gives to person 2: the headline figures leave it out,
+    # the figures including shared devices count its merge into U1 as two wrong pairs.
+    spark.createDataFrame(
+        [
+            ("s1", "c1", 1, False),
+            ("s2", "c2", 1, False),
+            ("s3", "c3", 2, True),
+            ("s1", "c4", 2, False),
+        ],
+        "site_id string, cookie_id string, person_id long, shared_device boolean",
+    ).write.mode("overwrite").parquet(lake.path("truth", "cookies"))
+    shared = evaluate_day(spark, settings, day)
+    assert shared["shared_device_cookies_excluded"] == 1
+    assert shared["cookies"] == 3
+    graph = shared["methods"]["graph"]
+    assert (graph["predicted_pairs"], graph["correct_pairs"]) == (1, 1)  # c1-c2 only
+    everyone = shared["including_shared_devices"]["graph"]
+    assert (everyone["predicted_pairs"], everyone["correct_pairs"]) == (3, 1)
+    assert everyone["recall"] == pytest.approx(1 / 2)  # c1-c2 found, c3-c4 missed
