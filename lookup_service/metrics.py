@@ -48,6 +48,10 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        # Children bound once: ``labels()`` per request costs a lock and a dict lookup.
+        self.hits = self.lookups.labels("hit")
+        self.misses = self.lookups.labels("miss")
+        self.errors = self.lookups.labels("error")
         self.optouts = Counter(
             "idgraph_optouts", "Opt-outs recorded, by kind.", ["kind"], registry=self.registry
         )

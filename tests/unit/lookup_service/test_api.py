@@ -12,6 +12,7 @@ from lookup_service_helpers import API_KEY, LOGIN, ROWS, service_settings, write
 
 from idgraph import keyspace as ks
 from lookup_service.main import create_app
+from lookup_service.models import Eids, Identity
 
 pytestmark = pytest.mark.redis
 H = {"X-API-Key": API_KEY}
@@ -36,6 +37,7 @@ def test_single_lookup(api: TestClient) -> None:
         "confidence": 0.902,
         "graph_version": "20240105.1",
     }
+    Identity.model_validate_json(response.content, strict=True)  # the documented shape
 
 
 def test_unknown_cookie_is_404(api: TestClient) -> None:
@@ -54,6 +56,7 @@ def test_eids_format(api: TestClient) -> None:
             }
         ]
     }
+    Eids.model_validate_json(response.content, strict=True)
 
 
 def test_batch_keeps_request_order_and_marks_unknown(api: TestClient) -> None:
