@@ -65,11 +65,7 @@ async def require_api_key(
 
     Every configured key is compared, so the time taken does not reveal which one matched.
     """
-    given = (key or "").encode()
-    matched = False
-    for candidate in request.app.state.api_keys:
-        matched |= hmac.compare_digest(candidate, given)
-    if not key or not matched:
+    if not key_allowed(request.app.state.api_keys, (key or "").encode()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or invalid API key",
@@ -78,3 +74,11 @@ async def require_api_key(
 
 
 ApiKeyDep = Depends(require_api_key)
+
+
+def key_allowed(api_keys: list[bytes], given: bytes) -> bool:
+    """True when ``given`` is one of ``api_keys``; every key is compared in constant time."""
+    matched = False
+    for candidate in api_keys:
+        matched |= hmac.compare_digest(candidate, given)
+    return bool(given) and matched

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from lookup_service.api.deps import ApiKeyDep, MetricsDep, SettingsDep, StoreDep
+from lookup_service.api.deps import ApiKeyDep, MetricsDep, StoreDep
 from lookup_service.api.errors import ERROR_RESPONSES
+from lookup_service.metrics import Metrics
 from lookup_service.models import (
     EXAMPLE_IDENTITY,
     ID_PATTERN,
@@ -18,6 +19,7 @@ from lookup_service.models import (
     Eids,
     Identity,
 )
+from lookup_service.store import GraphStore
 
 router = APIRouter(prefix="/v1/identity", tags=["identity"], dependencies=[ApiKeyDep])
 
@@ -70,19 +72,29 @@ async def get_identity(
             **_ID_PATH,
         ),
     ],
-    store: StoreDep,
-    metrics: MetricsDep,
-    settings: SettingsDep,
+    request: Request,
     format: Annotated[  # noqa: A002 - the query parameter is called format
         Literal["json", "eids"], Query(description="``eids``: OpenRTB 2.6 user.eids shape.")
     ] = "json",
 ) -> Any:
-    """Look one cookie up in the live graph; 404 when it is unknown (never a guess).
+    """Look one cookie up in the live graph; 404 when it is unknown (never a guess)."""
+    status, body = await answer_lookup(request.app.state, site_id, cookie_id, format)
+    return Response(body, status_code=status, media_type="application/json")
 
-    The answer is serialised with orjson straight from the values (the hot path of the
-    service): ``response_model`` documents the shapes, and tests validate answers against
-    the models, without pydantic validating every response at run time.
+
+async def answer_lookup(state: Any, site_id: str, cookie_id: str, fmt: str) -> tuple[int, bytes]:
+    """Status and JSON body of a single lookup: 200 with the identity, or 404 (never a guess).
+
+    Shared by the route above and the ASGI fast path (``lookup_service.fastpath``), so both
+    answer byte for byte alike. Serialised with orjson straight from the values: the models
+    document the shapes (the API tests validate answers against them) without pydantic
+    validating every answer at run time.
+
+    Raises:
+        StoreUnavailable: Redis down, slow, or no graph published (a 503).
     """
+    store: GraphStore = state.store
+    metrics: Metrics = state.metrics
     try:
         version, found = await store.lookup(site_id, cookie_id)
     except Exception:
@@ -90,21 +102,23 @@ async def get_identity(
         raise
     if found is None:
         metrics.misses.inc()
-        raise HTTPException(404, f"cookie {site_id}/{cookie_id} is not in the graph")
+        return 404, orjson.dumps({"detail": f"cookie {site_id}/{cookie_id} is not in the graph"})
     metrics.hits.inc()
     unified_id, confidence = found
-    if format == "eids":
+    if fmt == "eids":
         uid = {"id": unified_id, "atype": 3}
-        answer: dict[str, Any] = {"eids": [{"source": settings.service.eids_source, "uids": [uid]}]}
-    else:
-        answer = {
+        return 200, orjson.dumps(
+            {"eids": [{"source": state.settings.service.eids_source, "uids": [uid]}]}
+        )
+    return 200, orjson.dumps(
+        {
             "site_id": site_id,
             "cookie_id": cookie_id,
             "unified_id": unified_id,
             "confidence": confidence,
             "graph_version": version,
         }
-    return Response(orjson.dumps(answer), media_type="application/json")
+    )
 
 
 @router.post(

@@ -40,6 +40,17 @@ def test_single_lookup(api: TestClient) -> None:
     Identity.model_validate_json(response.content, strict=True)  # the documented shape
 
 
+@pytest.mark.parametrize("cookie", ["c1", "c3", "nobody"])
+def test_fast_path_answers_like_the_fastapi_route(api: TestClient, cookie: str) -> None:
+    # A plain GET is answered by the ASGI fast path; any query string sends the same call
+    # through the FastAPI route. Both must agree byte for byte, 200s and 404s alike.
+    fast = api.get(f"/v1/identity/site-a/{cookie}", headers=H)
+    routed = api.get(f"/v1/identity/site-a/{cookie}?format=json", headers=H)
+    assert (fast.status_code, fast.content) == (routed.status_code, routed.content)
+    assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    assert fast.headers["content-length"] == routed.headers["content-length"]
+
+
 def test_unknown_cookie_is_404(api: TestClient) -> None:
     response = api.get("/v1/identity/site-a/nobody", headers=H)
     assert response.status_code == 404
