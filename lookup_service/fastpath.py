@@ -4,8 +4,9 @@ An auction asks for one cookie at a time, thousands of times a second. Through F
 call spends most of its time in routing, dependency solving and the exception middlewares,
 not in Redis. This middleware answers the plain form of it (JSON, valid ids, a valid key)
 with the same ``answer_lookup`` the FastAPI route uses, so both give byte-identical answers;
-everything else (other routes, ``?format=``, invalid ids, a missing or wrong key, Redis
-unavailable) goes on to the FastAPI app, which owns those answers (401, 422, 503).
+everything else (other routes, ``?format=``, invalid ids, a missing or wrong key) goes on
+to the FastAPI app, which owns those answers (401, 422). A 503 (Redis unavailable) is
+answered here with the body and headers of the app's own handler.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from types import SimpleNamespace
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lookup_service.api.deps import key_allowed
+from lookup_service.api.errors import UNAVAILABLE_HEADERS, unavailable_body
 from lookup_service.api.routes.identity import answer_lookup
 from lookup_service.models import ID_PATTERN
 from lookup_service.store import StoreUnavailable
@@ -40,13 +42,14 @@ class FastLookup:
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
+        extra: list[tuple[bytes, bytes]] = []
         try:
             status, body = await answer_lookup(state, ids[0], ids[1], "json")
-        except StoreUnavailable:
-            await self.app(scope, receive, send)  # the app answers 503 with its usual body
-            return
+        except StoreUnavailable as exc:  # answered here: a second try would double the wait
+            status, body = 503, unavailable_body(exc)
+            extra = [(k.lower().encode(), v.encode()) for k, v in UNAVAILABLE_HEADERS.items()]
         scope["route"] = ROUTE
-        headers = [_JSON, (b"content-length", str(len(body)).encode())]
+        headers = [_JSON, (b"content-length", str(len(body)).encode()), *extra]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

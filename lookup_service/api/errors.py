@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from lookup_service.models import ID_RULE, LOGIN_HASH_RULE, Problem
 from lookup_service.store import StoreUnavailable
@@ -65,8 +66,21 @@ def _plain(errors: Any) -> list[dict[str, Any]]:
     ]
 
 
-async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+UNAVAILABLE_HEADERS = {"Retry-After": "1"}
+
+
+def unavailable_body(exc: Exception) -> bytes:
+    """The JSON body of a 503 (shared with the ASGI fast path)."""
+    return orjson.dumps({"detail": str(exc)})
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    return Response(
+        unavailable_body(exc),
+        status_code=503,
+        headers=UNAVAILABLE_HEADERS,
+        media_type="application/json",
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -47,6 +47,12 @@ def test_killed_redis_gives_fast_503_then_recovers(valkey: Any, client: redis.Re
         timings = [_timed(api, "/v1/identity/site-a/c1") for _ in range(30)]
         assert {status for status, _ in timings} == {503}
         assert _fast(timings), timings
+        # The fast path's 503 (plain GET) and the FastAPI handler's (any query) agree.
+        fast = api.get("/v1/identity/site-a/c1", headers=H)
+        routed = api.get("/v1/identity/site-a/c1?format=json", headers=H)
+        assert (fast.status_code, fast.content) == (routed.status_code, routed.content)
+        assert fast.headers["retry-after"] == routed.headers["retry-after"] == "1"
+        assert fast.json()["detail"].startswith("redis unavailable")
         batch = api.post(
             "/v1/identity/batch", json={"cookies": [{"site_id": "a", "cookie_id": "b"}]}, headers=H
         )
