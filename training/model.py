@@ -71,5 +71,6 @@ def fit_classifier(
         tree_method="hist",
         eval_metric="aucpr",
         random_state=settings.seed,
+        verbose=False,  # no per-round metric lines in the job's output (the summary has them)
     )
     return classifier.fit(train)
