@@ -10,7 +10,6 @@ actually written, so a join that loses or multiplies rows fails the day.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import logging
@@ -23,7 +22,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from idgraph.settings import AppSettings, load_settings
+from idgraph.settings import AppSettings
 from spark_jobs.common.expectations import check_suite
 from spark_jobs.common.io import partition_exists, path_exists, read_partition, write_partition
 from spark_jobs.common.paths import Lake
@@ -240,17 +239,11 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point for ``spark-submit`` / EMR steps: ``--lake LAKE --date D``."""
-    from idgraph.pipeline import build_session
+    from idgraph.pipeline import stage_main
 
-    parser = argparse.ArgumentParser(prog="etl_job", description=__doc__)
-    parser.add_argument("--lake", required=True, help="lake root (path or s3://)")
-    parser.add_argument("--date", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = load_settings(lake={"root": args.lake})
-    spark = build_session(settings)
-    result = run_etl(spark, settings, args.date)
-    print(f"etl {args.date}: " + ", ".join(f"{k}={v}" for k, v in result.summary.items()))
+    stage_main(
+        run_etl, list(argv) if argv is not None else None, description=__doc__.splitlines()[0]
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ Run by the pipeline (``run_candidates``) or as an EMR step::
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
 from typing import Any
@@ -16,7 +15,7 @@ from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings, load_settings
+from idgraph.settings import AppSettings
 from spark_jobs.common.io import partition_exists, read_partition, write_partition
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import CANDIDATE_PAIRS, conform
@@ -110,21 +109,14 @@ def _summary(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point for spark-submit / EMR steps: ``--lake ROOT --date YYYY-MM-DD``."""
-    from idgraph.pipeline import build_session
+    """Entry point for ``spark-submit`` / EMR steps: ``--lake LAKE --date D``."""
+    from idgraph.pipeline import stage_main
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lake", required=True, help="Lake root (path or s3://).")
-    parser.add_argument("--date", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = load_settings(lake={"root": args.lake})
-    spark = build_session(settings)
-    try:
-        result = run_candidates(spark, settings, args.date)
-        print(result.summary)  # noqa: T201 - the step log shows the day's figures
-    finally:
-        spark.stop()
+    stage_main(
+        run_candidates,
+        list(argv) if argv is not None else None,
+        description=__doc__.splitlines()[0],
+    )
 
 
 if __name__ == "__main__":
