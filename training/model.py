@@ -60,6 +60,11 @@ def fit_classifier(
     """
     from xgboost.spark import SparkXGBClassifier
 
+    from spark_jobs.pair_scoring.pair_features import monotone_constraints
+
+    extra = (
+        {"monotone_constraints": monotone_constraints(feature_columns)} if settings.monotone else {}
+    )
     classifier = SparkXGBClassifier(
         features_col=feature_columns,
         label_col=label_col,
@@ -72,5 +77,6 @@ def fit_classifier(
         eval_metric="aucpr",
         random_state=settings.seed,
         verbose=False,  # no per-round metric lines in the job's output (the summary has them)
+        **extra,
     )
     return classifier.fit(train)

@@ -230,6 +230,8 @@ def train_and_decide(
         "target_precision": cfg.target_precision,
         "history_days": cfg.history_days,
         "feature_count": len(feature_columns),
+        "excluded_features": ",".join(cfg.excluded_features),
+        "monotone": cfg.monotone,
     }
     version = _log_run(
         client,
@@ -355,7 +357,7 @@ def _log_run(
 
 def run_training(spark: SparkSession, settings: AppSettings, as_of: dt.date) -> StageResult:
     """Train a challenger on the history up to ``as_of`` and decide on its promotion."""
-    from spark_jobs.pair_scoring.pair_features import FEATURE_COLUMNS, build_pair_features
+    from spark_jobs.pair_scoring.pair_features import build_pair_features, model_features
 
     cfg = settings.training
     lake = Lake(settings.lake.root)
@@ -397,7 +399,11 @@ def run_training(spark: SparkSession, settings: AppSettings, as_of: dt.date) -> 
         labelled, features, dates=dates, days=days, build_features=build_pair_features
     )
     result = train_and_decide(
-        spark, settings, as_of, examples=examples, feature_columns=list(FEATURE_COLUMNS)
+        spark,
+        settings,
+        as_of,
+        examples=examples,
+        feature_columns=model_features(cfg.excluded_features),
     )
     labelled.unpersist()
     result.summary = {

@@ -49,8 +49,30 @@ class TrainingSettings(IdgraphSettings):
     n_estimators: int = Field(default=200, ge=1)
     """Boosting rounds."""
 
-    max_depth: int = Field(default=6, ge=1, le=16)
-    """Depth of each tree."""
+    max_depth: int = Field(default=3, ge=1, le=16)
+    """Depth of each tree. Shallow: the labelled pairs are few (thousands) and skewed."""
+
+    excluded_features: list[str] = Field(
+        default_factory=lambda: [
+            "same_site",
+            "site_pair_bucket",
+            "site_cookies_log_min",
+            "site_cookies_log_max",
+            "log_events_min",
+            "log_events_max",
+            "events_ratio",
+            "active_days_min",
+            "active_days_max",
+        ]
+    )
+    """Pair features the model does not see. Labels exist only where both cookies are logged
+    in, so which sites and how much activity a labelled pair has reflects who logs in where,
+    not who is the same person; a model that learns them scores anonymous pairs worse (on the
+    demo world, graph precision 0.897 -> 0.936 at a slightly higher recall)."""
+
+    monotone: bool = True
+    """Constrain the score to be non-decreasing in the evidence features
+    (``pair_features.EVIDENCE_FEATURES``)."""
 
     learning_rate: float = Field(default=0.1, gt=0.0, le=1.0)
     """Shrinkage of each round."""

@@ -460,3 +460,16 @@ def test_login_hash_never_reaches_a_feature(world) -> None:  # type: ignore[no-u
     assertDataFrameEqual(
         pf.build_pair_features(pairs, features), pf.build_pair_features(pairs, relabelled)
     )
+
+
+def test_model_features_leave_out_the_excluded_and_refuse_unknown_names():
+    kept = pf.model_features(["same_site", "events_ratio"])
+    assert kept == [c for c in pf.FEATURE_COLUMNS if c not in ("same_site", "events_ratio")]
+    assert pf.model_features() == pf.FEATURE_COLUMNS
+    with pytest.raises(ValueError, match="no_such_feature"):
+        pf.model_features(["no_such_feature"])
+
+
+def test_monotone_constraints_mark_evidence_features_only():
+    assert pf.EVIDENCE_FEATURES <= set(pf.FEATURE_COLUMNS)
+    assert pf.monotone_constraints(["ip_shared", "events_ratio", "same_ua_exact"]) == "(1,0,1)"

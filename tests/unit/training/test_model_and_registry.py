@@ -114,6 +114,38 @@ def test_spark_model_scores_like_plain_xgboost(spark, tmp_path):
     assert plain_scores.std() > 0.1  # a model that actually separates, not a constant
 
 
+@pytest.mark.parametrize("monotone", [True, False])
+def test_the_score_never_falls_as_evidence_grows(spark, tmp_path, monotone):
+    """Labels that peak in the middle of an evidence feature (a quirk of a small sample)."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    ip = rng.uniform(0, 6, n)
+    frame = pd.DataFrame(
+        {
+            "ip_shared": ip,  # evidence: constrained when ``monotone``
+            "events_ratio": rng.uniform(0, 1, n),  # not evidence: free
+            "label": ((ip > 2) & (ip < 4)).astype("int32"),
+        }
+    )
+    features = ["ip_shared", "events_ratio"]
+    cfg = settings_for(tmp_path, monotone=monotone).training
+    model = fit_classifier(
+        spark.createDataFrame(frame),
+        feature_columns=features,
+        settings=cfg,
+        num_workers=1,
+        pos_weight=1.0,
+    )
+    grid = np.column_stack([np.linspace(0, 6, 61), np.full(61, 0.5)]).astype(np.float32)
+    scores = model.get_booster().predict(xgb.DMatrix(grid, feature_names=features))
+    steps = np.diff(scores)
+    if monotone:
+        assert (steps >= -1e-6).all()
+        assert scores[30] > scores[0] + 0.2  # it still learns that more evidence helps
+    else:  # the same data without the constraint: the score falls past the peak
+        assert steps.min() < -0.2
+
+
 def test_first_model_is_promoted_then_a_worse_challenger_is_not(spark, tmp_path):
     settings = settings_for(tmp_path)
     examples = make_examples(spark, seed=21)
