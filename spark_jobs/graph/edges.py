@@ -135,26 +135,51 @@ def deterministic_edges(
 
 
 def probabilistic_edges(
-    scored_pairs: DataFrame, cookies: DataFrame, salts: DataFrame | None = None
+    scored_pairs: DataFrame,
+    cookies: DataFrame,
+    salts: DataFrame | None = None,
+    generic: DataFrame | None = None,
 ) -> DataFrame:
     """Scored pairs at or above their threshold whose two cookies are in today's graph.
 
     Pairs of a cookie that left the window or opted out are dropped here, so opted-out
-    cookies cannot come back through a scored pair.
+    cookies cannot come back through a scored pair. So are pairs whose two cookies are logged
+    in with different login hashes (neither of them generic): the training labels call such a
+    pair a negative, and one such edge merges two known people into one component.
+
+    Args:
+        scored_pairs: ``scored_pairs`` rows (keys, ``score``, ``threshold``).
+        cookies: today's cookies (``site_id``, ``cookie_id``, ``login_hash``).
+        salts: re-hashed vertex ids, if any collided.
+        generic: ``generic_logins`` output; their hashes never make a pair conflict.
 
     Returns:
         ``src``, ``dst`` (cookie ids), ``score``, ``threshold``.
     """
-    present = cookies.select(
-        F.col("site_id").alias("_s"), F.col("cookie_id").alias("_c")
-    ).distinct()
+    known = cookies.select("site_id", "cookie_id", "login_hash").dropDuplicates(
+        ["site_id", "cookie_id"]
+    )
+    if generic is not None:
+        known = known.join(
+            F.broadcast(generic.select("login_hash").withColumn("_generic", F.lit(True))),
+            "login_hash",
+            "left",
+        ).select(
+            "site_id",
+            "cookie_id",
+            F.when(F.col("_generic").isNull(), F.col("login_hash")).alias("login_hash"),
+        )
     kept = scored_pairs.where(F.col("score") >= F.col("threshold"))
     for side in ("l", "r"):
         kept = kept.join(
-            present,
-            (F.col(f"site_id_{side}") == F.col("_s")) & (F.col(f"cookie_id_{side}") == F.col("_c")),
-            "left_semi",
+            known.select(
+                F.col("site_id").alias(f"site_id_{side}"),
+                F.col("cookie_id").alias(f"cookie_id_{side}"),
+                F.col("login_hash").alias(f"_login_{side}"),
+            ),
+            [f"site_id_{side}", f"cookie_id_{side}"],
         )
+    kept = kept.where(~F.coalesce(F.col("_login_l") != F.col("_login_r"), F.lit(False)))
     kept = with_id(kept, cookie_key("site_id_l", "cookie_id_l"), "src", salts)
     kept = with_id(kept, cookie_key("site_id_r", "cookie_id_r"), "dst", salts)
     return kept.select("src", "dst", "score", "threshold")

@@ -147,7 +147,7 @@ def run_graph(
     cookies = cookie_vertices(features, salts).localCheckpoint()
     det = deterministic_edges(features, generic, salts).localCheckpoint()
     prob = (
-        probabilistic_edges(pairs, features, salts)
+        probabilistic_edges(pairs, features, salts, generic)
         if pairs is not None
         else spark.createDataFrame([], "src long, dst long, score double, threshold double")
     ).localCheckpoint()

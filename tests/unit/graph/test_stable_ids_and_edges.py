@@ -5,8 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pyspark.sql import functions as F
 
-from spark_jobs.graph.edges import deterministic_edges, generic_logins, salted_ids, vertex_keys
+from spark_jobs.graph.edges import (
+    cookie_key,
+    deterministic_edges,
+    generic_logins,
+    probabilistic_edges,
+    salted_ids,
+    vertex_keys,
+)
 from spark_jobs.graph.stable_ids import assign_unified_ids
 
 pytestmark = pytest.mark.spark
@@ -103,6 +111,44 @@ def test_generic_login_hashes_are_excluded(spark) -> None:  # type: ignore[no-un
     keys = vertex_keys(cookies)
     assert keys.count() == 6 + 3 + 2 + 1 + 3  # cookies and login hashes
     assert salted_ids(keys).count() == 0  # no collisions among 15 keys
+
+
+def test_scored_edges_never_join_two_different_logins(spark) -> None:  # type: ignore[no-untyped-def]
+    cookies = spark.createDataFrame(
+        [
+            ("s1", "a", "alice"),
+            ("s2", "b", "bob"),
+            ("s3", "c", None),
+            ("s1", "k", "kiosk"),  # generic: no evidence either way
+            ("s2", "a2", "alice"),
+        ],
+        "site_id string, cookie_id string, login_hash string",
+    )
+    generic = spark.createDataFrame([("kiosk",)], "login_hash string")
+    pairs = [
+        ("s1", "a", "s2", "b", 0.99),  # alice - bob: dropped
+        ("s1", "a", "s3", "c", 0.99),  # logged in - anonymous: kept
+        ("s1", "a", "s1", "k", 0.99),  # alice - generic: kept
+        ("s1", "a", "s2", "a2", 0.99),  # the same login: kept
+        ("s2", "b", "s3", "c", 0.10),  # below the threshold: dropped
+        ("s2", "b", "s9", "gone", 0.99),  # a cookie not in today's graph: dropped
+    ]
+    scored = spark.createDataFrame(
+        [(*p, 0.9) for p in pairs],
+        "site_id_l string, cookie_id_l string, site_id_r string, cookie_id_r string, "
+        "score double, threshold double",
+    )
+    names = {
+        r.id: r.cookie_id
+        for r in cookies.select(
+            "cookie_id", F.xxhash64(cookie_key("site_id", "cookie_id")).alias("id")
+        ).collect()
+    }
+    edges = probabilistic_edges(scored, cookies, None, generic).collect()
+    got = sorted(tuple(sorted((names[e.src], names[e.dst]))) for e in edges)
+    assert got == [("a", "a2"), ("a", "c"), ("a", "k")]
+    without_generic = probabilistic_edges(scored, cookies, None, None).count()
+    assert without_generic == 2  # the kiosk hash counts as a login when not known generic
 
 
 def test_colliding_ids_are_salted(spark) -> None:  # type: ignore[no-untyped-def]
