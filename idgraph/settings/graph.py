@@ -46,6 +46,10 @@ class GraphSettings(IdgraphSettings):
     overmerge_max_steps: int = Field(default=8, ge=1, le=50)
     """Raised thresholds tried before a component keeps its deterministic links only."""
 
+    split_multi_login: bool = True
+    """Over-merge protection also splits components that hold two or more (non-generic) login
+    hashes: scored edges through anonymous cookies joined two people known to differ."""
+
     stable_id_match_rounds: int = Field(default=2, ge=1, le=10)
     """Rounds of mutual-best matching between today's components and yesterday's IDs."""
 

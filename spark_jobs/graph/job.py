@@ -172,6 +172,7 @@ def run_graph(
         threshold_step=gs.overmerge_threshold_step,
         max_steps=gs.overmerge_max_steps,
         cc_options=cc_options,
+        split_multi_login=gs.split_multi_login,
     )
     linked = link_cookies(
         cookies,

@@ -1,4 +1,8 @@
-"""Over-merge protection: no component larger than the cap is served as one person.
+"""Over-merge protection: no component larger than the cap, or joining two logins, is one person.
+
+A component holding two (non-generic) login hashes joins two people the deterministic links
+know apart: a scored edge chain through anonymous cookies merged them. It is split like an
+oversized one, until every part holds at most one login hash.
 
 Inside every oversized component the champion's threshold is raised step by step
 (``threshold + k * step`` for k = 1..K); a part keeps the first step at which it fits under the
@@ -45,15 +49,6 @@ class OvermergeResult:
     deterministic_only: int
 
 
-def component_sizes(labels: DataFrame, cookie_ids: DataFrame) -> DataFrame:
-    """``component``, ``n_cookies``: cookies per component (login vertices not counted)."""
-    return (
-        labels.join(cookie_ids.select("id"), "id", "left_semi")
-        .groupBy("component")
-        .agg(F.count(F.lit(1)).alias("n_cookies"))
-    )
-
-
 def _step_edges(
     det_edges: DataFrame,
     prob_edges: DataFrame,
@@ -89,8 +84,11 @@ def protect_overmerge(
     threshold_step: float,
     max_steps: int,
     cc_options: dict[str, Any],
+    split_multi_login: bool = True,
 ) -> OvermergeResult:
     """Split every component with more than ``max_size`` cookies by raising the threshold.
+
+    With ``split_multi_login``, components with more than one login-hash vertex too.
 
     Args:
         labels: ``id``, ``component`` of every vertex.
@@ -101,21 +99,25 @@ def protect_overmerge(
         threshold_step: threshold increase per step.
         max_steps: raised thresholds tried before the deterministic-only fallback.
         cc_options: keyword arguments for ``connected_components``.
+        split_multi_login: also split components holding two or more login hashes.
 
     Returns:
         ``OvermergeResult``.
     """
     spark = labels.sparkSession
-    oversized = (
-        component_sizes(labels, cookie_ids)
-        .where(F.col("n_cookies") > max_size)
-        .select("component")
-        .localCheckpoint()
+    kinds = labels.join(cookie_ids.select("id", F.lit(1).alias("_cookie")), "id", "left_outer")
+    sizes = kinds.groupBy("component").agg(
+        F.count("_cookie").alias("n_cookies"),
+        F.count(F.when(F.col("_cookie").isNull(), 1)).alias("n_logins"),  # login vertices
     )
+    too_big = F.col("n_cookies") > max_size
+    if split_multi_login:
+        too_big = too_big | (F.col("n_logins") > 1)
+    oversized = sizes.where(too_big).select("component").localCheckpoint()
     n_oversized = oversized.count()
     if n_oversized == 0:
         return OvermergeResult(labels.withColumn("overmerge_step", F.lit(0)), 0, 0, 0)
-    log.info("over-merge: %d components above %d cookies", n_oversized, max_size)
+    log.info("over-merge: %d components above %d cookies or with 2+ logins", n_oversized, max_size)
 
     det_step = max_steps + 1
     steps = F.broadcast(spark.range(1, det_step + 1).select(F.col("id").cast("int").alias("step")))
@@ -142,10 +144,14 @@ def protect_overmerge(
         result.components.select(F.col("id").alias("copy_id"), F.col("component").alias("part")),
         "copy_id",
     )
-    part_sizes = parts.groupBy("step", "part").agg(F.sum("is_cookie").alias("part_cookies"))
-    fitting = parts.join(part_sizes, ["step", "part"]).where(
-        (F.col("part_cookies") <= max_size) | (F.col("step") == det_step)
+    part_sizes = parts.groupBy("step", "part").agg(
+        F.sum("is_cookie").alias("part_cookies"),
+        F.sum(1 - F.col("is_cookie")).alias("part_logins"),
     )
+    fits = F.col("part_cookies") <= max_size
+    if split_multi_login:
+        fits = fits & (F.col("part_logins") <= 1)
+    fitting = parts.join(part_sizes, ["step", "part"]).where(fits | (F.col("step") == det_step))
     chosen = fitting.groupBy("id").agg(F.min("step").alias("step"))
     final = parts.join(chosen, ["id", "step"]).select(
         "id", "component", "step", "part", "is_cookie"

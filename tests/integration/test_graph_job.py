@@ -22,7 +22,7 @@ from spark_jobs.graph.job import run_graph
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
-LOGIN_A, LOGIN_G = "a" * 64, "f" * 64
+LOGIN_A, LOGIN_B, LOGIN_C, LOGIN_G = "a" * 64, "b" * 64, "c" * 64, "f" * 64
 
 
 def _cookie(site: str, cookie: str, login: str | None = None, device: str = "mobile") -> tuple:
@@ -45,12 +45,15 @@ CHAIN = [
     ("p4", "p5", 0.9),
     ("p5", "p6", 0.9),
 ]
-DAY2_COOKIES = DAY1_COOKIES + [_cookie("s3", f"p{i}") for i in range(1, 7)]
+BRIDGE = [_cookie("s5", "b1", LOGIN_B), _cookie("s5", "z"), _cookie("s6", "c1", LOGIN_C)]
+DAY2_COOKIES = DAY1_COOKIES + [_cookie("s3", f"p{i}") for i in range(1, 7)] + BRIDGE
 DAY2_PAIRS = [
     *[("s3", a, "s3", b, score) for a, b, score in CHAIN],
     ("s1", "x", "s2", "a2", 0.8),  # x joins person A
     ("s4", "g1", "s4", "g2", 0.3),  # below threshold
     ("s1", "opt", "s3", "p1", 0.99),  # opted-out cookie: dropped
+    ("s5", "b1", "s5", "z", 0.9),  # anonymous z joins person B ...
+    ("s5", "z", "s6", "c1", 0.52),  # ... and person C: two logins in 3 cookies, split
 ]
 
 
@@ -127,13 +130,23 @@ def test_day2_splits_the_oversized_component(spark, lake_after_two_days) -> None
     assert max(r["component_size"] for r in graph.values()) <= 4
 
     health = _health(spark, lake, D2)
-    assert (health["overmerge_components"], health["overmerge_parts"]) == (1, 2)
+    # The chain (oversized) and the bridge (two logins) were split.
+    assert (health["overmerge_components"], health["overmerge_parts"]) == (2, 4)
     assert health["overmerge_deterministic_only"] == 0
     assert health["largest_component"] == 3
-    assert health["scored_pairs"] == 8
-    assert health["scored_pairs_above_threshold"] == 6  # chain + x; not g1-g2, not opt
+    assert health["scored_pairs"] == 10
+    assert health["scored_pairs_above_threshold"] == 8  # chain + x + bridge; not g1-g2, opt
     assert health["model_version"] == "m1" and health["deterministic_only"] is False
-    assert sum(b["pairs"] for b in health["score_histogram"]) == 8
+    assert sum(b["pairs"] for b in health["score_histogram"]) == 10
+
+
+def test_day2_never_serves_two_logins_as_one_person(spark, lake_after_two_days) -> None:  # type: ignore[no-untyped-def]
+    lake, _ = lake_after_two_days
+    graph = _graph(spark, lake, D2)
+    b1, z, c1 = graph["s5", "b1"], graph["s5", "z"], graph["s6", "c1"]
+    assert b1["unified_id"] == z["unified_id"]  # the 0.9 edge survives a raised threshold
+    assert c1["unified_id"] != b1["unified_id"]  # the 0.52 one does not
+    assert (b1["component_size"], c1["component_size"]) == (2, 1)
 
 
 def test_day2_ids_are_stable_and_churn_fails_the_gate(spark, lake_after_two_days) -> None:  # type: ignore[no-untyped-def]
