@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from idgraph.settings.base import IdgraphSettings, settings_config
@@ -59,6 +61,10 @@ class RedisSettings(IdgraphSettings):
 
     load_batch_fields: int = Field(default=20_000, ge=1)
     """Fields sent per pipeline round trip by one loader client."""
+
+    write_mode: Literal["restore", "hset"] = "restore"
+    """How the loader writes a bucket: ``RESTORE`` of a listpack built client-side (falls
+    back to ``HSET`` when the server refuses ``DUMP``/``RESTORE``), or ``HSET`` of its fields."""
 
     verify_sample: int = Field(default=200, ge=0)
     """Cookies read back through the lookup path before a new version goes live."""

@@ -39,6 +39,7 @@ from spark_jobs.common.optouts_drain import (
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.graph import redis_loader as rl
+from spark_jobs.graph import writers
 
 log = logging.getLogger(__name__)
 STAGE = "publish"
@@ -176,6 +177,11 @@ def publish_graph(
             published_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         client.hset(ks.VERSIONS_KEY, version.name, ks.encode_version(version))
+        # Probed here, once: every writer uses the same mode, and the server's one-off
+        # allocations for DUMP/RESTORE stay out of the bytes-per-cookie figure.
+        rdb_version = writers.restore_rdb_version(client) if cfg.write_mode == "restore" else None
+        write_mode = "hset" if rdb_version is None else "restore"
+        log.info("writing %s with %s", version.name, write_mode.upper())
         memory_before = _used_memory(client)
         started = time.perf_counter()
         stats = rl.load_buckets(
@@ -185,6 +191,8 @@ def publish_graph(
             kind="cookie",
             partitions=partitions,
             batch_fields=cfg.load_batch_fields,
+            write_mode=write_mode,
+            rdb_version=rdb_version,
         )
         load_seconds = time.perf_counter() - started
         if login_rows is not None and version.login_buckets:
@@ -195,6 +203,8 @@ def publish_graph(
                 kind="login",
                 partitions=partitions,
                 batch_fields=cfg.load_batch_fields,
+                write_mode=write_mode,
+                rdb_version=rdb_version,
             )
         bytes_per_cookie = (_used_memory(client) - memory_before) / max(1, cookies)
         _verify(client, version, graph, stats, limits, sample=cfg.verify_sample)
@@ -232,6 +242,7 @@ def publish_graph(
         "logins_indexed": n_logins,
         "load_seconds": round(load_seconds, 2),
         "cookies_per_s": round(cookies / max(load_seconds, 1e-9)),
+        "write_mode": write_mode,
         "redis_bytes_per_cookie": round(bytes_per_cookie, 1),
         "optouts_applied_late": late_removed,
     }

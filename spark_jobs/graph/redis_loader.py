@@ -3,10 +3,8 @@
 Spark side (``encode_cookies``, ``encode_logins``, ``load_buckets``): rows become
 ``(bucket, field, value)`` with the shared keyspace codec in an Arrow batch function,
 are shuffled so that each bucket lives in exactly one partition, sorted by bucket, and
-written by one client per partition: each bucket's fields go out in a single ``HSET``,
-``pipeline(transaction=False)`` flushes every ``batch_fields`` fields. On a cluster the
-client is a ``RedisCluster`` whose pipeline sends each node its own commands in one round
-trip per flush.
+written by one client per partition (``spark_jobs.graph.writers``): each bucket as one
+``RESTORE`` of its finished listpack, or one ``HSET`` with all its fields.
 
 Redis side (``RedisTarget`` and the functions below it) needs no Spark: registering,
 verifying, switching and retiring versions, used by ``publish`` and ``idgraph rollback``.
@@ -22,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from idgraph import keyspace as ks
+from spark_jobs.graph.writers import bucket_writer
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,33 +57,16 @@ STATS_SCHEMA = "rows long, added long, buckets long, max_bucket long, max_value 
 
 
 def cookie_batch_encoder(buckets: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator]:
-    """Arrow batch function: graph rows -> ``(bucket, field, value)`` with ``buckets`` buckets."""
+    """Arrow batch function: graph rows -> ``(bucket, field, value)`` with ``buckets`` buckets.
+
+    Vectorised (``idgraph.keyspace_batch``), byte for byte what ``keyspace`` gives per row.
+    """
 
     def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import pyarrow as pa
+        from idgraph import keyspace_batch
 
         for batch in batches:
-            cols = batch.to_pydict()
-            out_bucket, out_field, out_value = [], [], []
-            for site, cookie, uid, conf in zip(
-                cols["site_id"],
-                cols["cookie_id"],
-                cols["unified_id"],
-                cols["confidence"],
-                strict=True,
-            ):
-                digest = ks.cookie_digest(site, cookie)
-                out_bucket.append(ks.bucket_of(digest, buckets))
-                out_field.append(ks.field_of(digest))
-                out_value.append(ks.encode_value(uid, conf))
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.array(out_bucket, pa.int32()),
-                    pa.array(out_field, pa.binary()),
-                    pa.array(out_value, pa.binary()),
-                ],
-                names=["bucket", "field", "value"],
-            )
+            yield keyspace_batch.encode_cookie_batch(batch, buckets)
 
     return encode
 
@@ -149,64 +131,6 @@ def encode_logins(login_cookies: DataFrame, *, buckets: int) -> DataFrame:
     return grouped.mapInArrow(_encode_login_batches(buckets), BUCKET_SCHEMA)
 
 
-def bucket_writer(
-    target: RedisTarget, version: str, kind: str, batch_fields: int
-) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The per-partition writer: Arrow batches sorted by bucket in, one stats row out.
-
-    Public so that benchmarks can time exactly what each Spark task runs.
-    """
-    key_of = ks.cookie_key if kind == "cookie" else ks.login_key
-
-    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        client = target.client()  # one client (and connection per node) per partition
-        pipe = client.pipeline(transaction=False)
-        stats = dict(rows=0, added=0, buckets=0, max_bucket=0, max_value=0)
-        pending = 0
-        current, current_size = -1, 0  # a bucket may continue into the next Arrow batch
-
-        def flush() -> None:
-            nonlocal pending
-            if pending:
-                stats["added"] += sum(int(r) for r in pipe.execute())
-                pending = 0
-
-        try:
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                bucket_ids = batch.column(0).to_numpy()
-                fields, values = batch.column(1).to_pylist(), batch.column(2).to_pylist()
-                longest = pc.max(pc.binary_length(batch.column(2))).as_py()
-                stats["max_value"] = max(stats["max_value"], longest or 0)
-                cuts = (np.flatnonzero(np.diff(bucket_ids)) + 1).tolist()
-                bounds = [0, *cuts, len(bucket_ids)]
-                for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-                    bucket = int(bucket_ids[start])
-                    if bucket != current:
-                        stats["buckets"] += 1
-                        current, current_size = bucket, 0
-                    current_size += end - start
-                    stats["max_bucket"] = max(stats["max_bucket"], current_size)
-                    args: list[bytes] = [b""] * (2 * (end - start))
-                    args[0::2], args[1::2] = fields[start:end], values[start:end]
-                    pipe.execute_command("HSET", key_of(version, bucket), *args)
-                    pending += end - start
-                    stats["rows"] += end - start
-                    if pending >= batch_fields:
-                        flush()
-            flush()
-        finally:
-            client.close()
-        yield pa.RecordBatch.from_pylist([stats])
-
-    return write
-
-
 def load_buckets(
     encoded: DataFrame,
     *,
@@ -215,6 +139,8 @@ def load_buckets(
     kind: str,
     partitions: int,
     batch_fields: int,
+    write_mode: str = "restore",
+    rdb_version: int | None = None,
 ) -> dict[str, int]:
     """Write encoded buckets to Redis from the executors; return the summed writer stats.
 
@@ -225,17 +151,23 @@ def load_buckets(
         kind: ``"cookie"`` or ``"login"`` (which key family).
         partitions: parallel writers (one client each).
         batch_fields: fields per pipeline flush.
+        write_mode: ``"restore"`` or ``"hset"`` (see ``bucket_writer``).
+        rdb_version: the server's RDB version for ``"restore"``; None: each writer probes.
 
     Returns:
-        ``rows`` written, ``added`` (new fields acknowledged by Redis), ``buckets``,
+        ``rows`` written, ``added`` (fields restored, or new fields acknowledged by
+        ``HSET``: fewer than ``rows`` when a field repeats within a bucket), ``buckets``,
         ``max_bucket`` (largest bucket) and ``max_value`` (longest value, bytes).
     """
     from pyspark.sql import functions as F
 
     stats = (
         encoded.repartition(partitions, "bucket")  # every bucket in exactly one partition
-        .sortWithinPartitions("bucket")  # ... and contiguous: one HSET per bucket
-        .mapInArrow(bucket_writer(target, version, kind, batch_fields), STATS_SCHEMA)
+        .sortWithinPartitions("bucket")  # ... and contiguous: one command per bucket
+        .mapInArrow(
+            bucket_writer(target, version, kind, batch_fields, write_mode, rdb_version),
+            STATS_SCHEMA,
+        )
         .agg(
             F.sum("rows").alias("rows"),
             F.sum("added").alias("added"),

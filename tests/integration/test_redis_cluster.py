@@ -45,6 +45,7 @@ def test_cluster_publish_lookup_optout_rollback_failover(spark: Any, tmp_path: P
         )
         first = run_publish(spark, settings, DAY).summary
         second = run_publish(spark, settings, DAY + dt.timedelta(days=1)).summary
+        assert first["write_mode"] == second["write_mode"] == "restore"  # RESTORE per node
         client = RedisCluster(host="127.0.0.1", port=servers[0].port)
         live, previous, _ = rl.read_live(client)
         assert (live.name, previous.name) == (second["version"], first["version"])

@@ -39,11 +39,12 @@ def server() -> Iterator[Any]:
     srv.terminate()
 
 
-def _settings(lake: Path, port: int) -> AppSettings:
+def _settings(lake: Path, port: int, write_mode: str = "restore") -> AppSettings:
     return load_settings(
         lake={"root": str(lake)},
         redis={
             "url": f"redis://127.0.0.1:{port}",
+            "write_mode": write_mode,
             "version_poll_ms": 20,
             "bucket_fill": 50,  # several buckets even for a tiny graph
             "load_partitions": 2,
@@ -154,11 +155,12 @@ def test_publish_serve_optout_republish_rollback(spark: Any, tmp_path: Path, ser
             rl.rollback(client, retired_ttl_s=30)
 
 
+@pytest.mark.parametrize("write_mode", ["restore", "hset"])
 def test_gate_and_failed_publish_leave_the_live_version(
-    spark: Any, tmp_path: Path, server: Any
+    spark: Any, tmp_path: Path, server: Any, write_mode: str
 ) -> None:
     lake = Lake(str(tmp_path))
-    settings = _settings(tmp_path, server.port)
+    settings = _settings(tmp_path, server.port, write_mode)
     day2, day3 = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
     write_day(spark, lake, DAY, graph_rows(50, tag="a"))
     write_day(
@@ -172,7 +174,9 @@ def test_gate_and_failed_publish_leave_the_live_version(
     duplicated = graph_rows(50, tag="c")
     write_day(spark, lake, day3, duplicated + duplicated[:3])  # verification must catch this
     client = redis.Redis(port=server.port)
-    first = run_publish(spark, settings, DAY).summary["version"]
+    published = run_publish(spark, settings, DAY).summary
+    assert published["write_mode"] == write_mode
+    first = published["version"]
 
     with pytest.raises(StageFailed, match="gate failed: max_component_size, churn"):
         run_publish(spark, settings, day2)
