@@ -43,7 +43,8 @@ def cookie_digests(sites: pa.Array, cookies: pa.Array) -> np.ndarray:
     for site in site_codes.dictionary.to_pylist():
         raw = site.encode()
         seed = struct.pack(">H", len(raw)) + raw
-        hashers.append(hashlib.blake2b(seed, digest_size=ks.DIGEST_SIZE, person=ks._COOKIE_PERSON))
+        person = ks._COOKIE_PERSON  # the same constant, not a copy that could drift
+        hashers.append(hashlib.blake2b(seed, digest_size=ks.DIGEST_SIZE, person=person))
     cookie_bytes, bounds = _utf8(cookies)
     digests = []
     for code, start, end in zip(
@@ -102,8 +103,8 @@ def encode_values(unified_ids: pa.Array, confidences: pa.Array) -> pa.Array:
 def encode_cookie_batch(batch: pa.RecordBatch, buckets: int) -> pa.RecordBatch:
     """Graph rows (``site_id, cookie_id, unified_id, confidence``) -> ``(bucket, field, value)``.
 
-    Rows with a null anywhere go through the scalar ``keyspace`` functions, which raise on
-    them exactly as before.
+    A batch with a null anywhere goes through the scalar ``keyspace`` functions, which raise
+    on it exactly as before.
     """
     names = ("site_id", "cookie_id", "unified_id", "confidence")
     columns = [batch.column(name) for name in names]
