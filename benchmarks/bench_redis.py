@@ -4,8 +4,11 @@
   one-key-per-cookie layout, each loaded into its own fresh valkey-server in this run;
   ``used_memory`` delta / cookies. Target: <= 32 B per cookie.
 * Load rate: the loader's per-partition writer (exactly what each Spark task runs) on
-  bucket-sorted Arrow batches, one client, and the whole Spark publish (local mode), against
+  bucket-sorted Arrow batches, one client, in both write modes (``restore``, the default,
+  and ``hset``), and the whole Spark publish (local mode, default mode), against
   ``redis-benchmark -P 16 -t set`` on the same server. Target: >= 50 % of that rate.
+* Client-side costs: the cookie encoder (vectorised, and the scalar keyspace path it
+  replaces), building RESTORE payloads, and the CRC-64 alone.
 
 ``redis-benchmark`` comes from Debian's ``redis-tools``, installed with apt-get when missing.
 """
@@ -22,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import timed
 from idgraph import keyspace as ks
 from idgraph.embedded import graph_server_config, start_server
 from spark_jobs.graph import redis_loader as rl
+from spark_jobs.graph import writers
 
 SITES = ("news.example", "shop.example", "forum.example", "video.example")
 
@@ -69,12 +74,15 @@ def encoded_batches(graph: dict[str, list[Any]], buckets: int, batch: int = 50_0
     return encoded.take(order).to_batches(max_chunksize=batch)
 
 
-def load_compact(url: str, version: ks.GraphVersion, batches: list[Any]) -> dict[str, int]:
+def load_compact(
+    url: str, version: ks.GraphVersion, batches: list[Any], mode: str = "restore"
+) -> dict[str, int]:
     """Write one version with the per-partition writer (one client) and switch to it."""
     import pyarrow as pa
 
     target = rl.RedisTarget(url)
-    stats = next(iter(rl.bucket_writer(target, version.name, "cookie", 20_000)(iter(batches))))
+    writer = rl.bucket_writer(target, version.name, "cookie", 20_000, mode)
+    stats = next(iter(writer(iter(batches))))
     client = target.client()
     live, _, raw = rl.read_live(client)
     rl.switch_live(client, expected=raw, live=version, previous=None)
@@ -144,9 +152,49 @@ def spark_publish_rate(graph: dict[str, list[Any]], url: str) -> dict[str, Any]:
     total = time.perf_counter() - started
     df.unpersist()
     return {
+        "spark_write_mode": summary["write_mode"],
         "spark_publish_seconds": round(total, 2),
         "spark_publish_cookies_per_s": round(len(graph["cookie_id"]) / total),
         "spark_load_phase_cookies_per_s": summary["cookies_per_s"],
+    }
+
+
+def client_costs(
+    graph: dict[str, list[Any]], batches: list[Any], buckets: int, rdb_version: int
+) -> dict[str, Any]:
+    """Client CPU per stage: encoder (vectorised and scalar), payload build, CRC alone."""
+    import pyarrow as pa
+
+    from idgraph import keyspace_batch
+    from idgraph import rdb_payload as rdb
+
+    table = pa.Table.from_pydict(graph)
+    n = table.num_rows
+    sample = table.slice(0, min(n, 100_000)).to_batches(max_chunksize=10_000)
+    encode = rl.cookie_batch_encoder(buckets)
+    fast, _, _ = timed(lambda: list(encode(iter(table.to_batches(10_000)))), runs=3)
+    scalar, _, _ = timed(
+        lambda: [keyspace_batch.encode_cookie_rows(b, buckets) for b in sample], runs=1
+    )  # the per-row path the encoder replaced (keyspace functions, 100k rows)
+    encoded = pa.Table.from_batches(batches)
+    bucket_ids = encoded.column("bucket").to_numpy()
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(bucket_ids)) + 1, [n]])
+    fields, values = encoded.column(1).combine_chunks(), encoded.column(2).combine_chunks()
+
+    def build() -> list[bytes]:
+        return rdb.hash_payloads(rdb.hash_entries(fields, values), bounds, rdb_version)
+
+    build_s, _, payloads = timed(build, runs=3)
+    crc_s, _, _ = timed(lambda: rdb.crc64_many(payloads), runs=3)
+    payload_bytes = sum(len(p) for p in payloads)
+    return {
+        "cookie_encoder_us_per_row": round(fast / n * 1e6, 2),
+        "cookie_encoder_scalar_us_per_row": round(
+            scalar / sum(b.num_rows for b in sample) * 1e6, 2
+        ),
+        "restore_payload_build_cookies_per_s": round(n / build_s),
+        "restore_payload_bytes_per_cookie": round(payload_bytes / n, 1),
+        "crc64_mb_per_s": round(payload_bytes / crc_s / 1e6),
     }
 
 
@@ -163,19 +211,26 @@ def run(quick: bool = False) -> dict[str, Any]:
         import redis
 
         c_client, p_client = redis.Redis(port=compact.port), redis.Redis(port=plain.port)
-        base_c, base_p = _used(c_client), _used(p_client)
-        rates = []
+        rdb_version = writers.restore_rdb_version(c_client)  # its one-off allocations go first
+        assert rdb_version is not None, "the server refuses RESTORE"
+        base_p = _used(p_client)
+        rates: dict[str, list[float]] = {"restore": [], "hset": []}
+        compact_bytes, encodings = {}, {}
         for run_no in range(runs):
-            version = ks.GraphVersion(name=f"20000101.{run_no + 1}", buckets=buckets, cookies=n)
-            started = time.perf_counter()
-            stats = load_compact(f"redis://127.0.0.1:{compact.port}", version, batches)
-            rates.append(n / (time.perf_counter() - started))
-            if run_no == 0:
-                compact_bytes = (_used(c_client) - base_c) / n
-                encodings = {
-                    c_client.object("encoding", ks.cookie_key(version.name, b))
-                    for b in range(0, buckets, max(1, buckets // 50))
-                }
+            for day, mode in enumerate(rates, start=1):
+                version = ks.GraphVersion(
+                    name=f"2000010{day}.{run_no + 1}", buckets=buckets, cookies=n
+                )
+                before = _used(c_client)
+                started = time.perf_counter()
+                stats = load_compact(f"redis://127.0.0.1:{compact.port}", version, batches, mode)
+                rates[mode].append(n / (time.perf_counter() - started))
+                if run_no == 0:
+                    compact_bytes[mode] = (_used(c_client) - before) / n
+                    encodings[mode] = {
+                        c_client.object("encoding", ks.cookie_key(version.name, b))
+                        for b in range(0, buckets, max(1, buckets // 50))
+                    }
         load_plain(p_client, graph)
         plain_bytes = (_used(p_client) - base_p) / n
         set_rates = [
@@ -185,23 +240,33 @@ def run(quick: bool = False) -> dict[str, Any]:
     finally:
         compact.terminate()
         plain.terminate()
-    writer_rate, set_rate = statistics.median(rates), statistics.median(set_rates)
+    costs = client_costs(graph, batches, buckets, rdb_version)
+    set_rate = statistics.median(set_rates)
+    writer_rate = statistics.median(rates["restore"])
+    hset_rate = statistics.median(rates["hset"])
     return {
         "cookies": n,
         "bucket_fill": 200,
         "max_bucket": stats["max_bucket"],
-        "bucket_encodings": sorted(e.decode() for e in encodings),
-        "compact_bytes_per_cookie": round(compact_bytes, 1),
+        "bucket_encodings": sorted({e.decode() for found in encodings.values() for e in found}),
+        "compact_bytes_per_cookie": round(compact_bytes["restore"], 1),
+        "compact_bytes_per_cookie_hset": round(compact_bytes["hset"], 1),
         "plain_bytes_per_cookie": round(plain_bytes, 1),
-        "memory_ratio_plain_over_compact": round(plain_bytes / compact_bytes, 2),
-        "memory_target_met": compact_bytes <= 32,
+        "memory_ratio_plain_over_compact": round(plain_bytes / compact_bytes["restore"], 2),
+        "memory_target_met": compact_bytes["restore"] <= 32,
+        "writer_mode": "restore",
         "writer_cookies_per_s_one_client": round(writer_rate),
-        "writer_runs": [round(r) for r in rates],
+        "writer_runs": [round(r) for r in rates["restore"]],
+        "writer_hset_cookies_per_s_one_client": round(hset_rate),
+        "writer_hset_runs": [round(r) for r in rates["hset"]],
         "redis_benchmark_set_P16_ops_per_s": round(set_rate),
+        "redis_benchmark_set_P16_runs": [round(r) for r in set_rates],
         "writer_vs_set_P16": round(writer_rate / set_rate, 2),
+        "writer_hset_vs_set_P16": round(hset_rate / set_rate, 2),
         "load_target_met": writer_rate >= 0.5 * set_rate,
         **spark,
         "spark_publish_vs_set_P16": round(spark["spark_publish_cookies_per_s"] / set_rate, 2),
+        **costs,
     }
 
 
