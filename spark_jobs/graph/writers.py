@@ -123,7 +123,6 @@ def _write_hset(
     batch_fields: int,
 ) -> dict[str, int]:
     """One ``HSET`` per bucket (per bucket and Arrow batch when a bucket spans two)."""
-    import numpy as np
     import pyarrow.compute as pc
 
     pipe = client.pipeline(transaction=False)
@@ -144,8 +143,7 @@ def _write_hset(
         fields, values = batch.column(1).to_pylist(), batch.column(2).to_pylist()
         longest = pc.max(pc.binary_length(batch.column(2))).as_py()
         stats["max_value"] = max(stats["max_value"], longest or 0)
-        cuts = (np.flatnonzero(np.diff(bucket_ids)) + 1).tolist()
-        bounds = [0, *cuts, len(bucket_ids)]
+        bounds = _runs(bucket_ids).tolist()
         for start, end in zip(bounds[:-1], bounds[1:], strict=True):
             bucket = int(bucket_ids[start])
             if bucket != current:
