@@ -65,3 +65,13 @@ def test_drop_opted_out_by_cookie_and_login(spark, tmp_path) -> None:  # type: i
     )
     kept = drop_opted_out(cookies, read_optouts(spark, lake))
     assert sorted((r.site_id, r.cookie_id) for r in kept.collect()) == [("s1", "c2"), ("s2", "c3")]
+
+
+def test_observation_listener_errors_are_silenced(spark) -> None:  # type: ignore[no-untyped-def]
+    # After an Observation, Spark's listener logs every query that fails analysis as an ERROR
+    # (Great Expectations runs one such query on cookie_features); the session silences it.
+    jvm = spark.sparkContext._jvm
+    logger = jvm.org.apache.logging.log4j.LogManager.getLogger(
+        "org.apache.spark.sql.util.ExecutionListenerBus"
+    )
+    assert logger.getLevel().toString() == "OFF"
