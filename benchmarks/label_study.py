@@ -96,7 +96,9 @@ def labelled(train: pd.DataFrame, variant: str) -> tuple[pd.DataFrame, np.ndarra
     return rows, y.to_numpy(dtype=int)
 
 
-def fit_and_score(train: pd.DataFrame, test: pd.DataFrame, variant: str, settings) -> np.ndarray:  # type: ignore[no-untyped-def]
+def fit_and_score(  # type: ignore[no-untyped-def]
+    rows: pd.DataFrame, y: np.ndarray, test: pd.DataFrame, variant: str, settings
+) -> np.ndarray:
     """Fit the production configuration on ``variant``'s labels; scores of ``test``."""
     import xgboost as xgb
 
@@ -106,7 +108,6 @@ def fit_and_score(train: pd.DataFrame, test: pd.DataFrame, variant: str, setting
     if variant.endswith("_unconstrained"):
         settings = settings.model_copy(update=UNCONSTRAINED)
     cols = model_features(settings.excluded_features)
-    rows, y = labelled(train, variant)
     extra = {"monotone_constraints": monotone_constraints(cols)} if settings.monotone else {}
     model = xgb.XGBClassifier(
         n_estimators=settings.n_estimators,
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     for variant in VARIANTS:
         rows, y = labelled(train, variant)
-        sweep = judge.sweep(test, fit_and_score(train, test, variant, settings.training))
+        sweep = judge.sweep(test, fit_and_score(rows, y, test, variant, settings.training))
         best = best_at(sweep, args.target_precision)
         result["variants"][variant] = {
             "train_rows": len(rows),
