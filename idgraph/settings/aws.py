@@ -49,6 +49,10 @@ class AwsSettings(IdgraphSettings):
     redis_url_secret_id: str | None = None
     """Secrets Manager id of the full ``rediss://`` URL (with auth token) the publish stage uses."""
 
+    metrics_namespace: str | None = None
+    """CloudWatch namespace for the daily graph's health metrics (Terraform output
+    ``graph_metrics_namespace``, e.g. ``idgraph/graph``); unset locally, which sends none."""
+
     poll_seconds: float = Field(default=15.0, ge=0.0)
     """How often ``idgraph submit`` polls a running job."""
 
@@ -62,3 +66,16 @@ class AwsSettings(IdgraphSettings):
     @classmethod
     def _check_s3(cls, value: str | None) -> str | None:
         return _s3_prefix(value)
+
+    @field_validator("metrics_namespace")
+    @classmethod
+    def _check_namespace(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None  # an empty repository variable means "off", like unset
+        if any(ch.isspace() for ch in value) or value.startswith("AWS/"):
+            # It travels to the driver inside sparkSubmitParameters, which splits on spaces.
+            raise ValueError(
+                f"must be a CloudWatch namespace without spaces, not under AWS/, got {value!r}"
+            )
+        return value
