@@ -61,6 +61,21 @@ def forwarded_env(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def driver_aws_env(aws: AwsSettings) -> dict[str, str]:
+    """The few ``IDGRAPH_AWS_*`` settings the driver itself needs, from the submitter's settings.
+
+    ``IDGRAPH_AWS_*`` is otherwise not forwarded (ids and ARNs stay out of the job run's
+    configuration). The graph stage puts its health metrics (``spark_jobs/graph/metrics.py``)
+    into ``metrics_namespace`` in ``region``; without a namespace it sends none.
+    """
+    if not aws.metrics_namespace:
+        return {}
+    return {
+        "IDGRAPH_AWS_METRICS_NAMESPACE": aws.metrics_namespace,
+        "IDGRAPH_AWS_REGION": aws.region,
+    }
+
+
 def spark_submit_parameters(aws: AwsSettings, environ: Mapping[str, str] | None = None) -> str:
     """``--conf`` settings: the packed venv via ``spark.archives`` and its Python everywhere."""
     python = f"./{VENV_ALIAS}/bin/python"
@@ -73,6 +88,8 @@ def spark_submit_parameters(aws: AwsSettings, environ: Mapping[str, str] | None 
     for key, value in forwarded_env(os.environ if environ is None else environ).items():
         conf[f"spark.emr-serverless.driverEnv.{key}"] = value
         conf[f"spark.executorEnv.{key}"] = value
+    for key, value in driver_aws_env(aws).items():
+        conf[f"spark.emr-serverless.driverEnv.{key}"] = value
     conf |= aws.spark_conf
     return " ".join(f"--conf {key}={value}" for key, value in conf.items())
 

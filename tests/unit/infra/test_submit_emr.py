@@ -131,6 +131,18 @@ def test_settings_pass_through_but_secrets_do_not() -> None:
         assert leaked not in params
 
 
+def test_metrics_namespace_and_region_reach_the_driver_only_when_set() -> None:
+    """The graph stage puts its health metrics there (spark_jobs/graph/metrics.py)."""
+    off = AwsSettings(artifacts_uri="s3://a/code", logs_uri="s3://l/emr", region="us-east-2")
+    assert "IDGRAPH_AWS_" not in spark_submit_parameters(off, environ={})
+    on = off.model_copy(update={"metrics_namespace": "idgraph/graph"})
+    params = spark_submit_parameters(on, environ={}).split()
+    assert "spark.emr-serverless.driverEnv.IDGRAPH_AWS_METRICS_NAMESPACE=idgraph/graph" in params
+    assert "spark.emr-serverless.driverEnv.IDGRAPH_AWS_REGION=us-east-2" in params
+    assert not [p for p in params if p.startswith("spark.executorEnv.IDGRAPH_AWS_")]
+    assert not [p for p in params if "ARN" in p or "APPLICATION" in p or "URI" in p]
+
+
 def test_daily_chain_succeeds_and_reads_driver_results(aws: dict[str, Any]) -> None:
     jobs = plan_jobs("daily", DAY, "s3://idgraph-dev-lake/lake")
     seen: list[tuple[str, str]] = []
