@@ -15,6 +15,10 @@ locals {
     managed_by  = "terraform"
     repository  = var.github_repository
   }
+
+  # The graph job's health metrics (GraphDegraded, ...): the job role may put metrics only
+  # here, and the graph-degraded alarm watches it.
+  graph_metrics_namespace = "idgraph/graph"
 }
 
 module "kms" {
@@ -61,6 +65,7 @@ module "emr" {
   artifacts_bucket_name = module.storage.bucket_names.artifacts
   kms_key_arn           = module.kms.key_arn
   redis_url_secret_arn  = module.redis.url_secret_arn
+  metrics_namespace     = local.graph_metrics_namespace
 }
 
 module "redis" {
@@ -106,6 +111,7 @@ module "monitoring" {
   target_group_arn_suffix  = module.lookup.target_group_arn_suffix
   redis_member_cluster_ids = module.redis.member_cluster_ids
   emr_application_id       = module.emr.application_id
+  graph_metrics_namespace  = local.graph_metrics_namespace
 }
 
 module "ci_roles" {

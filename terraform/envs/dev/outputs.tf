@@ -34,6 +34,11 @@ output "redis_url_secret_arn" {
   value       = module.redis.url_secret_arn
 }
 
+output "graph_metrics_namespace" {
+  description = "IDGRAPH_AWS_METRICS_NAMESPACE (GitHub var GRAPH_METRICS_NAMESPACE)."
+  value       = local.graph_metrics_namespace
+}
+
 output "ecr_repository_url" {
   description = "ECR_REPOSITORY_URL for deploy-service.yml."
   value       = module.lookup.ecr_repository_url

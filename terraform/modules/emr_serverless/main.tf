@@ -145,7 +145,8 @@ resource "aws_iam_role" "job" {
 }
 
 # Least privilege: read raw events and code, read/write the lake and models, write logs,
-# read the one Valkey secret. Nothing else (no IAM, no other buckets).
+# read the one Valkey secret, put metrics in the graph's one namespace. Nothing else (no IAM,
+# no other buckets).
 data "aws_iam_policy_document" "job" {
   statement {
     sid       = "ListOwnBuckets"
@@ -181,6 +182,18 @@ data "aws_iam_policy_document" "job" {
     sid       = "ReadValkeyUrl"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.redis_url_secret_arn]
+  }
+
+  statement {
+    sid       = "PutGraphHealthMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # PutMetricData has no resource-level permissions; the namespace is pinned
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.metrics_namespace]
+    }
   }
 }
 

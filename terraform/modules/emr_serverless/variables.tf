@@ -93,3 +93,9 @@ variable "redis_url_secret_arn" {
   type        = string
   description = "Secret holding the rediss:// URL the publish stage writes to."
 }
+
+variable "metrics_namespace" {
+  type        = string
+  description = "The only CloudWatch namespace the jobs may put metrics in (the graph's health metrics)."
+  default     = "idgraph/graph"
+}

@@ -196,3 +196,21 @@ resource "aws_cloudwatch_metric_alarm" "daily_job_missing" {
   ok_actions          = local.actions
   tags                = var.tags
 }
+
+# The graph job puts GraphDegraded=1 for a day scored without a model although one existed or a
+# training was tried, or whose probabilistic edges fell by more than half (spark_jobs/graph/
+# metrics.py). No datum is fine: a missing day is daily_job_missing's business.
+resource "aws_cloudwatch_metric_alarm" "graph_degraded" {
+  alarm_name          = "${var.name}-graph-degraded"
+  alarm_description   = "The daily graph was degraded (no model although one existed, or probabilistic edges halved); publish refuses it unless --force. See docs/operations.md#graph-degraded."
+  namespace           = var.graph_metrics_namespace
+  metric_name         = "GraphDegraded"
+  statistic           = "Maximum"
+  period              = 86400
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  tags                = var.tags
+}

@@ -63,3 +63,9 @@ variable "daily_success_hours" {
   description = "Hours without a successful daily run (metric idgraph/DailySucceeded) before the staleness alarm fires."
   default     = 26
 }
+
+variable "graph_metrics_namespace" {
+  type        = string
+  description = "CloudWatch namespace the graph job puts its health metrics in (GraphDegraded, ...)."
+  default     = "idgraph/graph"
+}

@@ -167,9 +167,73 @@ def test_alarms_cover_latency_errors_memory_and_the_daily_job() -> None:
     )
     assert set(alarms) == {
         "lookup_p99", "lookup_5xx_rate", "redis_memory", "daily_job_failed", "daily_job_missing",
+        "graph_degraded",
     }  # fmt: skip
     assert _unquote(alarms["lookup_p99"]["extended_statistic"]) == "p99"
     assert all(body.get("alarm_actions") for body in alarms.values())
+
+
+def _data(parsed: dict[str, Any], kind: str) -> dict[str, Any]:
+    """Data sources of one type by their unquoted name."""
+    return {
+        _unquote(name): body
+        for block in parsed.get("data", [])
+        for dtype, named in block.items()
+        if _unquote(dtype) == kind
+        for name, body in named.items()
+        if not name.startswith("__")
+    }
+
+
+def test_graph_degraded_alarm_watches_the_graph_jobs_metric() -> None:
+    """spark_jobs/graph/metrics.py puts GraphDegraded (0/1, no dimensions) once per day."""
+    monitoring = TERRAFORM / "modules" / "monitoring"
+    alarm = _resources(_load(monitoring / "main.tf"), "aws_cloudwatch_metric_alarm")[
+        "graph_degraded"
+    ]
+    assert _unquote(alarm["metric_name"]) == "GraphDegraded"
+    assert alarm["namespace"] == "${var.graph_metrics_namespace}"
+    assert "dimensions" not in alarm  # the job sends its datums without dimensions
+    assert _unquote(alarm["statistic"]) == "Maximum"
+    assert alarm["period"] == 86400 and alarm["evaluation_periods"] == 1
+    assert _unquote(alarm["comparison_operator"]) == "GreaterThanOrEqualToThreshold"
+    assert alarm["threshold"] == 1
+    assert _unquote(alarm["treat_missing_data"]) == "notBreaching"  # daily_job_missing's job
+    assert alarm["alarm_actions"] == "${local.actions}"
+    assert "docs/operations.md#graph-degraded" in alarm["alarm_description"]
+    variables = _blocks(_load(monitoring / "variables.tf"), "variable")
+    assert _unquote(variables["graph_metrics_namespace"]["default"]) == "idgraph/graph"
+    names = _blocks(_load(monitoring / "outputs.tf"), "output")["alarm_names"]["value"]
+    assert "aws_cloudwatch_metric_alarm.graph_degraded.alarm_name" in names
+
+
+def test_job_role_may_put_metrics_only_in_the_graph_namespace() -> None:
+    emr = TERRAFORM / "modules" / "emr_serverless"
+    statements = _data(_load(emr / "main.tf"), "aws_iam_policy_document")["job"]["statement"]
+    metric_statements = [s for s in statements if any("cloudwatch:" in a for a in s["actions"])]
+    (statement,) = metric_statements
+    assert [_unquote(a) for a in statement["actions"]] == ["cloudwatch:PutMetricData"]
+    assert [_unquote(r) for r in statement["resources"]] == ["*"]  # no resource-level perms
+    (condition,) = statement["condition"]
+    assert _unquote(condition["test"]) == "StringEquals"
+    assert _unquote(condition["variable"]) == "cloudwatch:namespace"
+    assert condition["values"] == ["${var.metrics_namespace}"]
+    for other in statements:  # every other statement names its resources
+        if other is not statement:
+            assert '"*"' not in other["resources"], other["sid"]
+    variables = _blocks(_load(emr / "variables.tf"), "variable")
+    assert _unquote(variables["metrics_namespace"]["default"]) == "idgraph/graph"
+    for root in ENV_ROOTS:  # the role and the alarm get the same namespace, CI gets it too
+        main = _load(root / "main.tf")
+        locals_ = {k: v for block in main["locals"] for k, v in block.items()}
+        assert _unquote(locals_["graph_metrics_namespace"]) == "idgraph/graph", root.name
+        modules = _blocks(main, "module")
+        assert modules["emr"]["metrics_namespace"] == "${local.graph_metrics_namespace}"
+        assert (
+            modules["monitoring"]["graph_metrics_namespace"] == "${local.graph_metrics_namespace}"
+        )
+        outputs = _blocks(_load(root / "outputs.tf"), "output")
+        assert outputs["graph_metrics_namespace"]["value"] == "${local.graph_metrics_namespace}"
 
 
 def test_every_checkov_skip_is_justified() -> None:
