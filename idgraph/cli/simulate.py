@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from pydantic import ValidationError
@@ -48,6 +48,16 @@ def simulate(
         float | None,
         typer.Option(help="Multiplier on sessions per active person-day [1.0: ~14 events]."),
     ] = None,
+    profile: Annotated[
+        Literal["default", "dense"] | None,
+        typer.Option(
+            help=(
+                "World shape: default, or dense (few people, ~140 cookies each a month, "
+                "households packed in a few /24s; 120 people unless --people) "
+                "[IDGRAPH_SIM_PROFILE, default]."
+            ),
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Simulate pixel traffic: raw/pixel/dt=…/*.json.gz plus the ground truth under truth/."""
@@ -64,6 +74,7 @@ def simulate(
                 "bad_record_rate": bad_rate,
                 "days": days,
                 "activity": activity,
+                "profile": profile,
             },
         ).simulator
     except ValidationError as exc:
@@ -98,9 +109,11 @@ def simulate(
             bad_rate=settings.bad_record_rate,
             activity=settings.activity,
             on_day=on_day,
+            profile=settings.profile,
         )
     rows: list[tuple[str, object]] = [
         ("lake", out),
+        ("profile", summary.profile),
         ("days", f"{summary.start} .. {start.fromordinal(start.toordinal() + summary.days - 1)}"),
         ("raw lines", summary.lines),
         ("events per day (mean)", summary.lines // summary.days),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from idgraph.settings.base import IdgraphSettings, settings_config
+
+DENSE_PEOPLE = 120  # the dense profile's world when no number of people is given
 
 
 class SimulatorSettings(IdgraphSettings):
@@ -13,7 +17,7 @@ class SimulatorSettings(IdgraphSettings):
     model_config = settings_config("SIM_")
 
     people: int = Field(default=2_000, ge=1)
-    """Number of people in the world."""
+    """Number of people in the world (default 2000, or 120 with the dense profile)."""
 
     seed: int = 42
     """Random seed; the same seed gives byte-identical output."""
@@ -26,3 +30,15 @@ class SimulatorSettings(IdgraphSettings):
 
     activity: float = Field(default=1.0, gt=0.0, le=10.0)
     """Multiplier on sessions per active person-day (1.0 gives ~10-30 events per active day)."""
+
+    profile: Literal["default", "dense"] = "default"
+    """World shape: ``default`` (many people, ~12 sites each) or ``dense`` (few people with
+    ~140 cookies each over a month, whole households behind one home IP packed into a few
+    /24 prefixes; see docs/simulator.md)."""
+
+    @model_validator(mode="after")
+    def _dense_people(self) -> SimulatorSettings:
+        """The dense profile defaults to a small world when ``people`` is not set."""
+        if self.profile == "dense" and "people" not in self.model_fields_set:
+            self.people = DENSE_PEOPLE
+        return self

@@ -1,7 +1,8 @@
 """Pixel-traffic simulator: a seeded world of people, devices, browsers, cookies and networks.
 
-``simulate(out, start, days, people, seed, bad_rate=0.0)`` (or ``idgraph simulate``) writes,
-under the lake root ``out`` (local path or ``s3://``):
+``simulate(out, start, days, people, seed, bad_rate=0.0, profile="default")`` (or
+``idgraph simulate``) writes, under the lake root ``out`` (local path or ``s3://``); the
+``dense`` profile makes few people with ~140 cookies each a month (docs/simulator.md):
 
 ``raw/pixel/dt=D/part-NNNNN.json.gz``
     JSON Lines per ``pixel_event.schema.json``, at least three parts per day. ``ts`` is ISO
@@ -27,7 +28,7 @@ under the lake root ``out`` (local path or ``s3://``):
     ``person_id, household_id, country, city, emails, login_hashes, office_id,
     consent_refuser, has_phone, has_computer, household_tablet, cookies``.
 ``truth/manifest.json``
-    The arguments of the run.
+    The arguments of the run (``profile`` only when it is not ``default``).
 
 One run is one world: simulate the whole date range in one call (a second call restarts the
 world with new cookies). Days are generated one at a time; memory is bounded by one day's

@@ -21,7 +21,7 @@ from idgraph.simulator.encode import render_lines
 from idgraph.simulator.lake_io import LakeWriter
 from idgraph.simulator.traffic import evolve, simulate_day
 from idgraph.simulator.useragents import KINDS as BROWSER_KINDS
-from idgraph.simulator.world import World, build_world
+from idgraph.simulator.world import PROFILES, World, build_world
 
 # Independent generator streams per purpose, so e.g. the bad-record rate never changes the
 # good events, and the world does not depend on the number of days.
@@ -54,6 +54,7 @@ class SimulationSummary:
     devices: int
     browsers: int
     cookies: int
+    profile: str = "default"
     lines_per_day: dict[str, int] = field(default_factory=dict)
     events_per_day: dict[str, int] = field(default_factory=dict)
     injected_by_kind: dict[str, int] = field(default_factory=dict)
@@ -114,6 +115,7 @@ def simulate(
     bad_rate: float = 0.0,
     activity: float = 1.0,
     on_day: Callable[[DayReport], None] | None = None,
+    profile: str = "default",
 ) -> SimulationSummary:
     """Simulate ``days`` days of pixel traffic from ``start`` into the lake at ``out``.
 
@@ -131,18 +133,24 @@ def simulate(
             every kind gets at least one record when positive.
         activity: multiplier on sessions per active person-day (volume knob).
         on_day: called after each day is written (progress reporting).
+        profile: the world's shape, a key of ``world.PROFILES``: ``default`` (many people,
+            ~12 sites each) or ``dense`` (few people with ~140 cookies each over a month,
+            households packed into a few /24 prefixes). Recorded in the manifest unless
+            ``default``, which keeps the default output byte-identical to earlier versions.
     """
     if days < 1 or people < 1:
         raise ValueError("days and people must be at least 1")
     if not 0.0 <= bad_rate <= 0.5:
         raise ValueError("bad_rate must be within [0, 0.5]")
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
     started = time.perf_counter()
     cpu_started = time.process_time()
     phases: dict[str, float] = {}
     clock = functools.partial(_timed, phases)
     lake = LakeWriter(out)
     with clock("world"):
-        world = build_world(people, _rng(seed, _WORLD))
+        world = build_world(people, _rng(seed, _WORLD), profile)
     store = CookieStore(len(world.browser_kind), _rng(seed, _COOKIES), start)
     summary = SimulationSummary(
         out=out,
@@ -153,6 +161,7 @@ def simulate(
         devices=len(world.device_type),
         browsers=len(world.browser_kind),
         cookies=0,
+        profile=profile,
         injected_by_kind=dict.fromkeys(KINDS, 0),
         natural_by_kind={},
     )
@@ -221,8 +230,10 @@ def simulate(
             "seed": seed,
             "bad_rate": bad_rate,
             "activity": activity,
-            "cookies": store.n,
         }
+        if profile != "default":  # absent means default: old manifests stay byte-identical
+            manifest["profile"] = profile
+        manifest["cookies"] = store.n
         lake.write_bytes("truth/manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     summary.cookies = store.n
     summary.seconds = time.perf_counter() - started

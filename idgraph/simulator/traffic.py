@@ -16,7 +16,7 @@ import numpy as np
 from idgraph.simulator import catalog as cat
 from idgraph.simulator.cookies import CookieStore
 from idgraph.simulator.useragents import render, version_codes
-from idgraph.simulator.world import REPERTOIRE, World, random_host
+from idgraph.simulator.world import World, random_host
 
 DAY_MS = 86_400_000
 HOME, OFFICE, MOBILE = 0, 1, 2
@@ -37,8 +37,6 @@ SITE_CONSENT_MODE = np.array(
 SITE_EPOCH_TS = np.array([i % 8 == 3 for i in range(N_SITES)])
 # A few sites' pixels report the visitor's local time with its UTC offset (valid ISO 8601).
 SITE_LOCAL_TS = np.array([i % 16 == 6 for i in range(N_SITES)])
-_RANK_CUM = np.cumsum(1 / np.arange(1, REPERTOIRE + 1) ** 1.1)
-_RANK_CUM /= _RANK_CUM[-1]
 _UTC_OFFSET = np.array([cat.UTC_OFFSET_HOURS[c] for c, _, _ in cat.COUNTRIES])
 _TOPIC_FIRST = np.cumsum([0] + [len(cat.TERMS[t]) for t in cat.TOPICS])
 
@@ -97,8 +95,11 @@ def _json_str(value: str | None) -> str:
 
 
 def evolve(world: World, store: CookieStore, day: int, rng: np.random.Generator) -> None:
-    """Overnight changes: some home IPs are reassigned, some people clear their cookies."""
-    moved = np.flatnonzero(rng.random(len(world.hh_ip4)) < 0.008)
+    """Overnight changes: some home IPs are reassigned, some people clear their cookies.
+
+    Home IPs are stable under the dense profile (its reassignment rate is 0).
+    """
+    moved = np.flatnonzero(rng.random(len(world.hh_ip4)) < world.profile.ip_reassign)
     blocks = world.isp_block[world.hh_isp[moved], rng.integers(0, 4, len(moved))]
     world.hh_ip4[moved] = random_host(rng, blocks)
     owner = world.device_owner[world.browser_device]
@@ -128,6 +129,7 @@ def simulate_day(
         people: the block of person ids to simulate (bounds memory on big worlds).
         activity: multiplier on session counts (tunes events per person-day).
     """
+    prof = world.profile
     weekend = day.weekday() >= 5
     day_ms = (day - dt.date(1970, 1, 1)).days * DAY_MS
 
@@ -149,9 +151,9 @@ def simulate_day(
     utc_hour = (local_hour - _UTC_OFFSET[country]) % 24
     office = world.person_office[person]
     at_office = (office >= 0) & (not weekend) & (local_hour >= 9) & (local_hour < 17)
-    at_office &= rng.random(n) < 0.8  # the rest work from home that day
+    at_office &= rng.random(n) < prof.at_office  # the rest work from home that day
     evening = (local_hour >= 19) | (local_hour < 7)
-    at_home = ~at_office & (rng.random(n) < np.where(evening, 0.9, 0.6))
+    at_home = ~at_office & (rng.random(n) < np.where(evening, *prof.at_home))
     place = np.where(at_office, OFFICE, np.where(at_home, HOME, MOBILE))
 
     # Device: what the person has at hand in that place.
@@ -166,19 +168,19 @@ def simulate_day(
     form = _choose(rng, w)
     device = np.choose(form, [phone, computer, tablet])
     pair = world.device_browsers[device]
-    use_second = (pair[:, 1] >= 0) & (rng.random(n) < 0.25)
+    use_second = (pair[:, 1] >= 0) & (rng.random(n) < prof.second_browser_use)
     browser = np.where(use_second, pair[:, 1], pair[:, 0])
 
     # Network, IP and geo-IP.
     on_carrier = (place == MOBILE) | (
-        (form == PHONE) & (rng.random(n) < np.where(place == OFFICE, 0.45, 0.1))
+        (form == PHONE) & (rng.random(n) < np.where(place == OFFICE, *prof.phone_on_carrier))
     )
     net = np.where(on_carrier, MOBILE, place)
     ip, city = _addresses(world, rng, net, person, household, office)
     no_geo = rng.random(n) < 0.02
 
     # Site, cookie, login, consent.
-    rank = np.minimum(np.searchsorted(_RANK_CUM, rng.random(n)), REPERTOIRE - 1)
+    rank = np.minimum(np.searchsorted(prof.rank_cum, rng.random(n)), prof.repertoire - 1)
     site = world.person_repertoire[person, rank]
     registered = world.person_registered[person, rank]
     cookie = store.resolve(browser, site, world.browser_itp[browser], day_index)
@@ -193,7 +195,7 @@ def simulate_day(
     fragment = _session_members(world, store, day, browser, site, cookie, ip, city, no_geo)
 
     # Page views: a geometric number per session, spaced by exponential reading times.
-    views = np.minimum(rng.geometric(0.2, n), 30)
+    views = np.minimum(rng.geometric(prof.page_views, n), 30)
     ev_sess = np.repeat(np.arange(n), views)
     gaps = rng.exponential(50_000, len(ev_sess)).astype(np.int64)
     first = np.cumsum(views) - views

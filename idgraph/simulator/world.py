@@ -7,6 +7,7 @@ device, browser, office, carrier); ids are positions, which keeps joins to plain
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from idgraph.simulator import catalog as cat
 from idgraph.simulator.useragents import KIND_CALENDAR, KIND_CHOICES, KIND_ITP
 
 N_SITES = len(cat.SITE_IDS)
-REPERTOIRE = 12  # sites a person visits regularly, favourite first
+REPERTOIRE = 12  # sites a person visits regularly, favourite first (default profile)
 HOURS = 24
 SHIFTS = 5  # chronotype shift of -2..+2 hours applied to an archetype profile
 
@@ -25,6 +26,99 @@ _FIRST_OCTETS = np.array(
     [o for o in range(2, 224) if o not in (10, 100, 127, 169, 172, 192, 198, 203)],
     dtype=np.uint32,
 )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The shape of a world: who lives where, what they own, how much they browse.
+
+    ``default`` is many people with a dozen sites each (a broad panel of a site network).
+    ``dense`` mimics real browsing histories of a few people: every person visits most of the
+    catalog on a computer and a phone, often in two browsers, mostly from a home IP that the
+    whole household shares and that sits in one of a handful of /24 prefixes of the ISP.
+    """
+
+    name: str
+    repertoire: int  # sites a person visits regularly
+    rank_exponent: float  # Zipf exponent of visits over the repertoire (lower: flatter tail)
+    household_sizes: tuple[float, float, float, float, float]  # shares of 1..5 people
+    one_country: bool  # every household in one country (drawn by weight)
+    isp_shares: tuple[float, float, float]  # the country's three home ISPs
+    home_v6: tuple[float, float]  # IPv6 share of households: main ISP, the others
+    home_prefix_size: int  # 0: homes anywhere in the ISP's /16s; else households per /24
+    ip_reassign: float  # nightly chance a home IPv4 is reassigned
+    worker: float  # share of people with an office
+    active: tuple[float, float]  # beta(a, b) chance of being online on a weekday
+    sessions: tuple[float, float]  # gamma(shape, scale) mean extra sessions per active day
+    has_phone: float
+    has_computer: float
+    second_browser: float  # share of devices with a second browser
+    second_browser_use: float  # share of a two-browser device's sessions in the second one
+    at_office: float  # share of office-hours sessions of workers spent at the office
+    at_home: tuple[float, float]  # share of the rest at home: evening, daytime
+    phone_on_carrier: tuple[float, float]  # phone on mobile data at the office, at home
+    page_views: float  # geometric p of page views per session (lower: longer sessions)
+
+    @property
+    def rank_cum(self) -> np.ndarray:
+        """Cumulative visit shares over the repertoire ranks, favourite first."""
+        return _rank_cum(self.repertoire, self.rank_exponent)
+
+
+@functools.cache
+def _rank_cum(repertoire: int, exponent: float) -> np.ndarray:
+    cum = np.cumsum(1 / np.arange(1, repertoire + 1) ** exponent)
+    cum /= cum[-1]
+    cum.flags.writeable = False
+    return cum
+
+
+PROFILES: dict[str, Profile] = {
+    "default": Profile(
+        name="default",
+        repertoire=REPERTOIRE,
+        rank_exponent=1.1,
+        household_sizes=(0.28, 0.34, 0.16, 0.15, 0.07),
+        one_country=False,
+        isp_shares=(0.5, 0.3, 0.2),
+        home_v6=(0.55, 0.15),
+        home_prefix_size=0,
+        ip_reassign=0.008,
+        worker=0.58,
+        active=(2.2, 1.1),
+        sessions=(2.0, 0.9),
+        has_phone=0.93,
+        has_computer=0.72,
+        second_browser=0.22,
+        second_browser_use=0.25,
+        at_office=0.8,
+        at_home=(0.9, 0.6),
+        phone_on_carrier=(0.45, 0.1),
+        page_views=0.2,
+    ),
+    "dense": Profile(
+        name="dense",
+        repertoire=min(48, N_SITES - 1),
+        rank_exponent=0.45,
+        household_sizes=(0.08, 0.22, 0.25, 0.28, 0.17),
+        one_country=True,
+        isp_shares=(0.75, 0.15, 0.1),
+        home_v6=(0.0, 0.0),
+        home_prefix_size=12,
+        ip_reassign=0.0,
+        worker=0.2,
+        active=(6.0, 1.0),
+        sessions=(5.0, 4.0),
+        has_phone=0.96,
+        has_computer=0.92,
+        second_browser=0.6,
+        second_browser_use=0.45,
+        at_office=0.6,
+        at_home=(0.97, 0.85),
+        phone_on_carrier=(0.3, 0.03),
+        page_views=0.15,
+    ),
+}
 
 
 def _bump(hours: np.ndarray, centre: float, width: float, height: float) -> np.ndarray:
@@ -75,8 +169,8 @@ class World:
     person_refuser: np.ndarray  # always refuses tracking consent
     person_clear: np.ndarray  # daily chance of clearing cookies in a browser
     person_login: np.ndarray  # chance to be logged in on a site one is registered on
-    person_repertoire: np.ndarray  # (P, REPERTOIRE) site ids, favourite first
-    person_registered: np.ndarray  # (P, REPERTOIRE) e-mail index used on that site or -1
+    person_repertoire: np.ndarray  # (P, profile.repertoire) site ids, favourite first
+    person_registered: np.ndarray  # (P, profile.repertoire) e-mail index used there or -1
     person_terms: np.ndarray  # (P, 4) indices into ``terms``: pet search terms
     person_phone: np.ndarray  # device id or -1
     person_computer: np.ndarray  # device id or -1
@@ -109,6 +203,7 @@ class World:
     terms: list[str]
     profiles_weekday: np.ndarray
     profiles_weekend: np.ndarray
+    profile: Profile = PROFILES["default"]
 
     @property
     def people(self) -> int:
@@ -171,13 +266,38 @@ class Mailboxes:
         return [self.login_hash(person, i) for i in range(int(self.count[person]))]
 
 
-def build_world(people: int, rng: np.random.Generator) -> World:
+def _clustered_homes(
+    rng: np.random.Generator, isp_block: np.ndarray, hh_isp: np.ndarray, per_prefix: int
+) -> np.ndarray:
+    """Home IPv4s packed into few /24 prefixes, one distinct host per household.
+
+    Each ISP gets one /24 inside its /16 blocks per ``per_prefix`` of its households
+    (rounded up); its households take distinct hosts spread over those prefixes.
+    """
+    ip4 = np.zeros(len(hh_isp), dtype=np.uint32)
+    for isp in np.unique(hh_isp).tolist():
+        homes = np.flatnonzero(hh_isp == isp)
+        n_prefixes = min(-(-len(homes) // per_prefix), 4 * 256)
+        codes = rng.choice(4 * 256, size=n_prefixes, replace=False)
+        prefixes = isp_block[isp, codes // 256] | (codes % 256).astype(np.uint32) << 8
+        slots = rng.choice(n_prefixes * 254, size=len(homes), replace=False)
+        ip4[homes] = prefixes[slots // 254] | (slots % 254 + 1).astype(np.uint32)
+    return ip4
+
+
+def build_world(people: int, rng: np.random.Generator, profile: Profile | str = "default") -> World:
     """Create households, people, devices, browsers and networks.
 
     Args:
         people: number of people.
         rng: the world's generator (the caller derives it from the seed).
+        profile: the world's shape, a ``Profile`` or a key of ``PROFILES``. The default
+            profile draws exactly what it always drew, so its output never changes.
     """
+    prof = PROFILES[profile] if isinstance(profile, str) else profile
+    repertoire = prof.repertoire
+    if not 1 <= repertoire < N_SITES:
+        raise ValueError(f"repertoire must be within [1, {N_SITES - 1}]")
     cities = [(c, name) for c, _, cs in cat.COUNTRIES for name, _ in cs]
     city_country = np.array([ci for ci, (_, _, cs) in enumerate(cat.COUNTRIES) for _ in cs])
     city_weight = np.array(
@@ -189,11 +309,14 @@ def build_world(people: int, rng: np.random.Generator) -> World:
     n_countries = len(cat.COUNTRIES)
 
     # Households of 1-5 people (roughly census shares).
-    sizes = _sample(rng, np.array([0.28, 0.34, 0.16, 0.15, 0.07]), people) + 1
+    sizes = _sample(rng, np.array(prof.household_sizes), people) + 1
     sizes = sizes[np.cumsum(sizes) - sizes < people]
     sizes[-1] -= sizes.sum() - people
     n_hh = len(sizes)
     person_household = np.repeat(np.arange(n_hh), sizes)
+    if prof.one_country:  # one country, drawn by weight: one market, a few ISPs
+        home = _sample(rng, np.array([w for _, w, _ in cat.COUNTRIES]), 1)[0]
+        city_weight = np.where(city_country == home, city_weight, 0.0)
     hh_city = _sample(rng, city_weight, n_hh)
     hh_country = city_country[hh_city]
 
@@ -203,13 +326,15 @@ def build_world(people: int, rng: np.random.Generator) -> World:
     all_blocks = _blocks(rng, n_isp * 4 + n_countries * 3)
     isp_block = all_blocks[: n_isp * 4].reshape(n_isp, 4)
     carrier_blocks = all_blocks[n_isp * 4 :]
-    hh_isp = hh_country * 3 + _sample(rng, np.array([0.5, 0.3, 0.2]), n_hh)
+    hh_isp = hh_country * 3 + _sample(rng, np.array(prof.isp_shares), n_hh)
     hh_ip4 = random_host(rng, isp_block[hh_isp, rng.integers(0, 4, n_hh)])
-    hh_v6 = rng.random(n_hh) < np.where(hh_isp % 3 == 0, 0.55, 0.15)
+    hh_v6 = rng.random(n_hh) < np.where(hh_isp % 3 == 0, *prof.home_v6)
     hh_ip6 = rng.integers(0, 1 << 16, n_hh, dtype=np.int64)
+    if prof.home_prefix_size:
+        hh_ip4 = _clustered_homes(rng, isp_block, hh_isp, prof.home_prefix_size)
 
     # People.
-    worker = rng.random(people) < 0.58
+    worker = rng.random(people) < prof.worker
     # Offices: per country, ~30 staff on average but Zipf-sized, so a few hold hundreds
     # behind one address. Staff live in the office's country; the office sits in one of its
     # two largest cities.
@@ -236,8 +361,8 @@ def build_world(people: int, rng: np.random.Generator) -> World:
 
     arche = _sample(rng, np.array([0.2, 0.4, 0.28, 0.12]), people)
     person_profile = arche * SHIFTS + rng.integers(0, SHIFTS, people)
-    person_active = np.clip(rng.beta(2.2, 1.1, people), 0.05, 0.98)
-    person_sessions = rng.gamma(2.0, 0.9, people)
+    person_active = np.clip(rng.beta(*prof.active, people), 0.05, 0.98)
+    person_sessions = rng.gamma(*prof.sessions, people)
     person_refuser = rng.random(people) < 0.04
     person_clear = np.where(rng.random(people) < 0.06, 0.08, 0.002)
     person_login = rng.beta(1.6, 2.0, people)
@@ -248,13 +373,13 @@ def build_world(people: int, rng: np.random.Generator) -> World:
     site_topic = np.array(cat.SITE_TOPIC)
     weight = np.array(cat.SITE_POPULARITY)[None, :] * (interest[:, site_topic] + 0.02)
     keys = np.log(weight) + rng.gumbel(size=weight.shape)
-    top = np.argpartition(-keys, REPERTOIRE, axis=1)[:, :REPERTOIRE]
+    top = np.argpartition(-keys, repertoire, axis=1)[:, :repertoire]
     order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1)
     person_repertoire = np.take_along_axis(top, order, axis=1)
     has_login = np.array(cat.SITE_HAS_LOGIN)[person_repertoire]
     mail = Mailboxes(rng, people)
     n_emails = mail.count
-    rank_boost = np.where(np.arange(REPERTOIRE) < 4, 1.0, 0.5)[None, :]
+    rank_boost = np.where(np.arange(repertoire) < 4, 1.0, 0.5)[None, :]
     registered = has_login & (rng.random(has_login.shape) < person_login[:, None] * rank_boost)
     registered &= n_emails[:, None] > 0
     second = (n_emails[:, None] == 2) & (rng.random(has_login.shape) < 0.4)
@@ -267,8 +392,8 @@ def build_world(people: int, rng: np.random.Generator) -> World:
     person_terms = topic_first[pick_topic] + (rng.random((people, 4)) * span).astype(np.int64)
 
     # Devices: phone (most), computer (many), one shared tablet in some households.
-    has_phone = rng.random(people) < 0.93
-    has_computer = rng.random(people) < 0.72
+    has_phone = rng.random(people) < prof.has_phone
+    has_computer = rng.random(people) < prof.has_computer
     has_phone |= ~has_computer
     hh_tablet_wanted = (sizes >= 2) & (rng.random(n_hh) < 0.45) | (rng.random(n_hh) < 0.08)
     phone_owner = np.flatnonzero(has_phone)
@@ -311,7 +436,7 @@ def build_world(people: int, rng: np.random.Generator) -> World:
         primary[mask] = np.array(kinds)[choice]
         if len(kinds) > 1:
             alt = np.array(kinds)[(choice + 1 + rng.integers(0, len(kinds) - 1, n)) % len(kinds)]
-            other[mask] = np.where(rng.random(n) < 0.22, alt, -1)
+            other[mask] = np.where(rng.random(n) < prof.second_browser, alt, -1)
     has_other = other >= 0
     browser_device = np.concatenate([np.arange(n_dev), np.flatnonzero(has_other)])
     browser_kind = np.concatenate([primary, other[has_other]])
@@ -385,4 +510,5 @@ def build_world(people: int, rng: np.random.Generator) -> World:
         terms=terms,
         profiles_weekday=weekday,
         profiles_weekend=weekend,
+        profile=prof,
     )
