@@ -4,10 +4,11 @@ A candidate pair is labelled by the login hashes its two cookies carry: the same
 positive, two different hashes a negative, a missing hash on either side leaves it unlabelled.
 Training only ever sees candidate pairs, so it sees the same population that scoring sees.
 
-The split is by the day a pair first became a candidate: pairs first seen in the last
-``test_days`` are the test batch, the ``validation_days`` before them the validation set, and
-everything older trains. Each pair contributes one row, taken from its latest snapshot that does
-not look past the end of its own period, so no split uses information from a later one.
+The split is by the day a pair was first labelled: pairs first seen in the last ``test_days``
+are the test batch, the ``validation_days`` before them the validation set, and everything
+older trains. Each pair contributes one row, taken from its latest snapshot that does not look
+past the end of its own period, so no split uses information from a later one
+(``training.examples.select_examples``).
 """
 
 from __future__ import annotations
@@ -165,47 +166,3 @@ def label_pairs(pairs: DataFrame, features: DataFrame) -> DataFrame:
         )
         pairs = pairs.join(side_logins, [f"site_id_{side}", f"cookie_id_{side}", *on_day], "left")
     return pairs.withColumn("label", pair_label(F.col("login_hash_l"), F.col("login_hash_r")))
-
-
-def split_by_first_seen(labelled: DataFrame, *, dates: SplitDates) -> DataFrame:
-    """One labelled row per pair with its split and the snapshot day to take features from.
-
-    Args:
-        labelled: ``label_pairs`` output over several days (``PAIR_KEYS``, ``dt``, ``label``).
-        dates: the period boundaries.
-
-    Returns:
-        ``PAIR_KEYS``, ``first_seen``, ``split``, ``snapshot`` (a date) and ``label``; pairs
-        whose chosen snapshot is unlabelled are dropped.
-    """
-    grouped = labelled.groupBy(*PAIR_KEYS).agg(
-        F.min("dt").alias("first_seen"),
-        # One entry per snapshot day (at most max_training_days), ordered by day first.
-        F.collect_list(F.struct(F.col("dt").alias("day"), F.col("label").alias("label"))).alias(
-            "snaps"
-        ),
-    )
-    split = (
-        F.when(F.col("first_seen") < F.lit(dates.validation_start), F.lit(TRAIN))
-        .when(F.col("first_seen") < F.lit(dates.test_start), F.lit(VALIDATION))
-        .otherwise(F.lit(TEST))
-    )
-    period_end = (
-        F.when(F.col("split") == TRAIN, F.lit(dates.validation_start - dt.timedelta(days=1)))
-        .when(F.col("split") == VALIDATION, F.lit(dates.test_start - dt.timedelta(days=1)))
-        .otherwise(F.lit(dates.as_of))
-    )
-    chosen = F.array_max(F.filter("snaps", lambda s: s["day"] <= F.col("period_end")))
-    return (
-        grouped.withColumn("split", split)
-        .withColumn("period_end", period_end)
-        .withColumn("chosen", chosen)
-        .select(
-            *PAIR_KEYS,
-            "first_seen",
-            "split",
-            F.col("chosen.day").alias("snapshot"),
-            F.col("chosen.label").alias("label"),
-        )
-        .where(F.col("label").isNotNull())
-    )

@@ -16,7 +16,6 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +24,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from idgraph.settings import AppSettings
-from spark_jobs.common.io import list_partitions
+from spark_jobs.common.io import delete_path, list_children, list_partitions, read_partition
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS
-from spark_jobs.common.stage import StageResult
+from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.pair_scoring.scoring import broadcast_booster, score_pairs
+from training import examples as ex
 from training import registry
 from training.dataset import (
     SPLITS,
@@ -38,49 +38,16 @@ from training.dataset import (
     VALIDATION,
     SplitDates,
     first_seen_counts,
-    label_pairs,
     select_days,
-    split_by_first_seen,
     widen_for_labels,
 )
+from training.failure import explain_failure
 from training.metrics import bins_from_rows, choose_threshold, evaluate_scores, score_histogram
 from training.model import fit_classifier, resolve_num_workers, scale_pos_weight
 
 log = logging.getLogger(__name__)
 
 STAGE = "train"
-FeatureBuilder = Callable[[DataFrame, DataFrame], DataFrame]
-
-
-def training_examples(
-    labelled: DataFrame,
-    features: DataFrame,
-    *,
-    dates: SplitDates,
-    days: Sequence[dt.date],
-    build_features: FeatureBuilder,
-) -> DataFrame:
-    """Labelled, split, featurised training examples: one row per labelled candidate pair.
-
-    Args:
-        labelled: ``label_pairs`` output: candidate pairs of several days with ``dt``.
-        features: cookie features of the same days, with ``dt``.
-        dates: split boundaries.
-        days: the snapshot days present in ``pairs``.
-        build_features: ``(pairs, cookie_features) -> pair features`` (keeps ``PAIR_KEYS``).
-
-    Returns:
-        ``PAIR_KEYS``, the feature columns, ``split``, ``label`` and ``snapshot``.
-    """
-    chosen = split_by_first_seen(labelled, dates=dates)
-    parts = []
-    for day in days:  # features of a pair come from its own snapshot day
-        todays = chosen.where(F.col("snapshot") == F.lit(day))
-        built = build_features(
-            todays.select(*PAIR_KEYS), features.where(F.col("dt") == F.lit(day)).drop("dt")
-        )
-        parts.append(built.join(todays.select(*PAIR_KEYS, "split", "label", "snapshot"), PAIR_KEYS))
-    return reduce(DataFrame.unionByName, parts)
 
 
 def _read_days(spark: SparkSession, lake: Lake, table: str, days: Sequence[dt.date]) -> DataFrame:
@@ -131,11 +98,24 @@ def _evaluate(
 
 
 def record_decision(spark: SparkSession, lake: Lake, record: dict[str, Any]) -> None:
-    """Append one JSON line to ``<lake>/training/decisions/`` (works on s3:// too)."""
+    """Append one JSON line to ``<lake>/training/decisions/`` (works on s3:// too).
+
+    A failure is recorded even when Spark itself is what failed: a local lake then gets the
+    line written directly; elsewhere the line is logged at ERROR (the job log keeps it).
+    """
     line = json.dumps(record, sort_keys=True, default=str)
-    spark.createDataFrame([(line,)], "value string").coalesce(1).write.mode("append").text(
-        lake.path("training", "decisions")
-    )
+    try:
+        spark.createDataFrame([(line,)], "value string").coalesce(1).write.mode("append").text(
+            lake.path("training", "decisions")
+        )
+    except Exception:
+        if not lake.is_local:
+            log.error("could not record the training decision: %s", line)
+            raise
+        folder = Path(lake.local_path("training", "decisions"))
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"part-direct-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}.txt"
+        (folder / name).write_text(line + "\n")
 
 
 def train_and_decide(
@@ -145,18 +125,25 @@ def train_and_decide(
     *,
     examples: DataFrame,
     feature_columns: list[str],
+    extra_record: dict[str, Any] | None = None,
 ) -> StageResult:
     """Fit a challenger on ``examples``, compare it with the champion, record the decision.
 
     Args:
-        examples: ``training_examples`` output (feature columns, ``split``, ``label``).
+        examples: ``examples.select_examples`` output (feature columns, ``split``, ``label``).
         feature_columns: the numeric columns the model uses, in order.
+        extra_record: more fields for the decision record (the run id, per-snapshot counts).
     """
     cfg = settings.training
     lake = Lake(settings.lake.root)
     examples = examples.persist(StorageLevel.MEMORY_AND_DISK)
     counts = _label_counts(examples)
-    record: dict[str, Any] = {"as_of": as_of.isoformat(), "labels": counts, "promoted": False}
+    record: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "labels": counts,
+        "promoted": False,
+        **(extra_record or {}),
+    }
     summary: dict[str, Any] = {
         f"{s}_pairs": counts[s]["positives"] + counts[s]["negatives"] for s in SPLITS
     } | {"train_positives": counts[TRAIN]["positives"]}
@@ -355,8 +342,113 @@ def _log_run(
     return version
 
 
-def run_training(spark: SparkSession, settings: AppSettings, as_of: dt.date) -> StageResult:
-    """Train a challenger on the history up to ``as_of`` and decide on its promotion."""
+class TrainingFailed(StageFailed):
+    """Training stopped; ``str()`` is one readable line (what failed, what to change)."""
+
+
+def new_run_id(as_of: dt.date) -> str:
+    """A training run's id: the as-of day and the UTC start time (sorts by start)."""
+    return f"{as_of.isoformat()}_{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+
+
+def build_snapshot_examples(
+    spark: SparkSession,
+    lake: Lake,
+    *,
+    run: str,
+    days: Sequence[dt.date],
+    max_examples: int,
+    build_features: ex.FeatureBuilder,
+    on_snapshot: Callable[[int, int, dt.date, dict[str, int]], None] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Write each snapshot's labelled, sampled, featurised pairs to the run's table.
+
+    One snapshot at a time, each its own Spark jobs over that day's partitions only.
+
+    Returns:
+        Per snapshot day (ISO): ``labelled`` (before sampling), ``positives`` and
+        ``negatives`` written.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for i, day in enumerate(days):
+        pairs = read_partition(spark, lake, "candidate_pairs", day)
+        features = read_partition(spark, lake, "cookie_features", day)
+        labelled = ex.labelled_candidates(pairs, features).persist(StorageLevel.MEMORY_AND_DISK)
+        total = labelled.count()
+        fraction = ex.sample_fraction(total, max_examples)
+        ex.write_snapshot(
+            ex.snapshot_examples(
+                ex.sample_pairs(labelled, fraction), features, build_features=build_features
+            ),
+            lake,
+            run,
+            day,
+        )
+        labelled.unpersist()
+        written = ex.snapshot_counts(spark.read.parquet(ex.snapshot_path(lake, run, day)))
+        counts[day.isoformat()] = {"labelled": total, **written}
+        log.info(
+            "snapshot %d/%d %s: %d labelled pairs, %d written (%d positives, %d negatives)%s",
+            i + 1,
+            len(days),
+            day,
+            total,
+            written["positives"] + written["negatives"],
+            written["positives"],
+            written["negatives"],
+            "" if fraction >= 1.0 else f", sampled {fraction:.3f}",
+        )
+        if on_snapshot is not None:
+            on_snapshot(i, len(days), day, counts[day.isoformat()])
+    return counts
+
+
+def _prune_runs(spark: SparkSession, lake: Lake, keep: int) -> list[str]:
+    """Delete all but the newest ``keep`` runs' examples; return the deleted run ids."""
+    runs = [n for n in list_children(spark, lake.table(ex.EXAMPLES_TABLE)) if n.startswith("run=")]
+    doomed = runs[: max(0, len(runs) - keep)]
+    for name in doomed:
+        delete_path(spark, lake.path(ex.EXAMPLES_TABLE, name))
+    return [name.removeprefix("run=") for name in doomed]
+
+
+def run_training(
+    spark: SparkSession,
+    settings: AppSettings,
+    as_of: dt.date,
+    *,
+    on_snapshot: Callable[[int, int, dt.date, dict[str, int]], None] | None = None,
+) -> StageResult:
+    """Train a challenger on the history up to ``as_of`` and decide on its promotion.
+
+    Args:
+        on_snapshot: called with (index, snapshots, day, counts) after each snapshot's
+            examples are written (progress display).
+
+    Raises:
+        TrainingFailed: anything went wrong (out of memory, unreadable input, …); the failure
+            is recorded in ``training/decisions`` first, and the message is one line naming
+            what ran out and the setting to raise.
+    """
+    run = new_run_id(as_of)
+    try:
+        return _run_training(spark, settings, as_of, run=run, on_snapshot=on_snapshot)
+    except Exception as exc:
+        line = explain_failure(exc, settings)
+        log.error("%s", line)
+        record = {"as_of": as_of.isoformat(), "run": run, "promoted": False, "failed": True}
+        record_decision(spark, Lake(settings.lake.root), record | {"reason": line})
+        raise TrainingFailed(STAGE, line) from exc
+
+
+def _run_training(
+    spark: SparkSession,
+    settings: AppSettings,
+    as_of: dt.date,
+    *,
+    run: str,
+    on_snapshot: Callable[[int, int, dt.date, dict[str, int]], None] | None,
+) -> StageResult:
     from spark_jobs.pair_scoring.pair_features import build_pair_features, model_features
 
     cfg = settings.training
@@ -373,14 +465,23 @@ def run_training(spark: SparkSession, settings: AppSettings, as_of: dt.date) -> 
     if not days:
         note = f"no candidate_pairs + cookie_features snapshots up to {as_of}: nothing to train on"
         return StageResult(STAGE, {"snapshots": 0}, skipped=True, note=note)
-    log.info("training on %d snapshots %s..%s", len(days), days[0], days[-1])
-    features = _read_days(spark, lake, "cookie_features", days)
-    labelled = label_pairs(_read_days(spark, lake, "candidate_pairs", days), features).persist(
-        StorageLevel.MEMORY_AND_DISK
+    log.info("training run %s on %d snapshots %s..%s", run, len(days), days[0], days[-1])
+    per_snapshot = build_snapshot_examples(
+        spark,
+        lake,
+        run=run,
+        days=days,
+        max_examples=cfg.max_examples_per_snapshot,
+        build_features=build_pair_features,
+        on_snapshot=on_snapshot,
     )
+    table = ex.read_run(spark, lake, run)
     per_day = {
         r["first_seen"]: (int(r["positives"]), int(r["negatives"]))
-        for r in first_seen_counts(labelled).collect()  # one row per day at most
+        # one row per day at most
+        for r in first_seen_counts(
+            table.select(*PAIR_KEYS, "label", F.col("snapshot").alias("dt"))
+        ).collect()
     }
     dates = widen_for_labels(
         SplitDates.ending(
@@ -395,19 +496,21 @@ def run_training(spark: SparkSession, settings: AppSettings, as_of: dt.date) -> 
         min_negatives=cfg.min_negatives,
     )
     log.info("split: validation from %s, test from %s", dates.validation_start, dates.test_start)
-    examples = training_examples(
-        labelled, features, dates=dates, days=days, build_features=build_pair_features
-    )
     result = train_and_decide(
         spark,
         settings,
         as_of,
-        examples=examples,
+        examples=ex.select_examples(table, dates=dates),
         feature_columns=model_features(cfg.excluded_features),
+        extra_record={"run": run, "snapshots": per_snapshot},
     )
-    labelled.unpersist()
+    pruned = _prune_runs(spark, lake, cfg.keep_example_runs)
+    if pruned:
+        log.info("deleted the examples of %d older training run(s)", len(pruned))
     result.summary = {
+        "run": run,
         "snapshots": len(days),
+        "examples_written": sum(c["positives"] + c["negatives"] for c in per_snapshot.values()),
         "validation_from": dates.validation_start.isoformat(),
         "test_from": dates.test_start.isoformat(),
     } | result.summary

@@ -31,6 +31,15 @@ class TrainingSettings(IdgraphSettings):
     """At most this many daily snapshots are read (evenly sampled, newest kept); consecutive
     days share 29 of their 30 feature-window days, so reading all of them adds little."""
 
+    max_examples_per_snapshot: int = Field(default=200_000, ge=1_000)
+    """At most this many labelled pairs per snapshot become examples (a hash of the pair picks
+    them, the same on every day; positives and negatives alike). Bounds training memory on
+    dense worlds where a snapshot labels hundreds of thousands of pairs."""
+
+    keep_example_runs: int = Field(default=3, ge=1)
+    """Training runs whose examples (``training_examples/run=…``) are kept for inspection;
+    older runs' examples are deleted at the end of a successful run."""
+
     test_days: int = Field(default=7, ge=1)
     """Pairs first seen in the last this-many days form the test batch."""
 

@@ -32,6 +32,20 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(jpath))
 
 
+def list_children(spark: SparkSession, path: str) -> list[str]:
+    """Names of the entries directly under ``path`` (empty when it does not exist), sorted."""
+    fs, jpath = _hadoop_path(spark, path)
+    if not fs.exists(jpath):
+        return []
+    return sorted(str(status.getPath().getName()) for status in fs.listStatus(jpath))
+
+
+def delete_path(spark: SparkSession, path: str) -> bool:
+    """Delete ``path`` recursively, on any Hadoop file system; True if something was deleted."""
+    fs, jpath = _hadoop_path(spark, path)
+    return bool(fs.delete(jpath, True))
+
+
 def list_partitions(spark: SparkSession, lake: Lake, table: str) -> list[dt.date]:
     """Dates for which ``table`` has a complete partition (with a ``_SUCCESS`` marker
     at the table root or any data file), sorted ascending."""

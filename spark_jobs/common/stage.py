@@ -15,6 +15,7 @@ class StageFailed(RuntimeError):
     def __init__(self, stage: str, message: str, details: dict[str, Any] | None = None):
         super().__init__(f"[{stage}] {message}")
         self.stage = stage
+        self.message = message
         self.details = details or {}
 
 

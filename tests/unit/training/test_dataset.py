@@ -12,10 +12,15 @@ from training.dataset import (
     first_seen_counts,
     label_pairs,
     select_days,
-    split_by_first_seen,
     widen_for_labels,
 )
-from training.train import training_examples
+from training.examples import (
+    labelled_candidates,
+    sample_fraction,
+    sample_pairs,
+    select_examples,
+    snapshot_examples,
+)
 
 D = dt.date(2026, 3, 1)
 H1, H2 = "a" * 64, "b" * 64
@@ -102,51 +107,53 @@ def test_split_dates_shrink_with_short_history(span, test_days, validation_days)
     assert (dates.test_start - dates.validation_start).days == validation_days
 
 
-# (pair id, days it was a candidate with its label per day, expected split/snapshot/label)
+# (pair id, snapshots in which it was labelled, with the label, and a feature value per day;
+# expected split / snapshot / label / feature). Unlabelled days never reach the table.
 SPLIT_CASES = [
     ("old", {0: 1, 3: 1, 9: 1}, ("train", 3, 1)),  # day 9 is after train's end: not used
-    ("old-unlabelled-late", {1: 0, 8: None}, ("train", 1, 0)),
+    ("old-relabelled-late", {1: 0, 8: 1}, ("train", 1, 0)),
     ("validation", {6: 1, 7: 1, 9: 1}, ("validation", 7, 1)),
     ("test", {8: 0, 9: 0}, ("test", 9, 0)),
-    ("unlabelled", {2: None}, None),  # dropped
 ]
 
 
 @pytest.mark.spark
-def test_split_by_first_seen_takes_each_pairs_latest_snapshot_within_its_period(spark):
+def test_select_examples_takes_each_pairs_latest_snapshot_within_its_period(spark):
     # 10 days: train < day 6, validation days 6-7, test days 8-9.
     dates = SplitDates(validation_start=day(6), test_start=day(8), as_of=day(9))
     rows = [
-        ("s", name, "t", "x", day(d), label)
+        ("s", name, "t", "x", day(d), label, float(d))
         for name, snaps, _ in SPLIT_CASES
         for d, label in snaps.items()
     ]
-    labelled = spark.createDataFrame(
+    examples = spark.createDataFrame(
         rows,
         "site_id_l string, cookie_id_l string, site_id_r string, cookie_id_r string, "
-        "dt date, label int",
+        "snapshot date, label int, x double",
     )
     got = {
         r["cookie_id_l"]: (r["split"], (r["snapshot"] - D).days, r["label"])
-        for r in split_by_first_seen(labelled, dates=dates).collect()
+        for r in select_examples(examples, dates=dates).collect()
     }
-    assert got == {name: want for name, _, want in SPLIT_CASES if want is not None}
+    assert got == {name: want for name, _, want in SPLIT_CASES}
+    xs = {r["cookie_id_l"]: r["x"] for r in select_examples(examples, dates=dates).collect()}
+    assert xs["old"] == 3.0  # the features travel with the chosen snapshot's row
 
 
 @pytest.mark.spark
-def test_training_examples_builds_features_from_each_pairs_own_snapshot(spark):
+def test_snapshot_examples_label_and_featurise_one_day(spark):
     pairs = spark.createDataFrame(
-        [("s1", "c1", "s2", "c2", day(0)), ("s1", "c1", "s2", "c3", day(9))],
-        "site_id_l string, cookie_id_l string, site_id_r string, cookie_id_r string, dt date",
+        [("s1", "c1", "s2", "c2"), ("s1", "c1", "s2", "c3"), ("s1", "c1", "s2", "c4")],
+        "site_id_l string, cookie_id_l string, site_id_r string, cookie_id_r string",
     )
     features = spark.createDataFrame(
         [
-            ("s1", "c1", H1, 1.0, day(0)),
-            ("s2", "c2", H1, 2.0, day(0)),
-            ("s1", "c1", H1, 10.0, day(9)),
-            ("s2", "c3", H2, 20.0, day(9)),
+            ("s1", "c1", H1, 1.0),
+            ("s2", "c2", H1, 2.0),
+            ("s2", "c3", H2, 20.0),
+            ("s2", "c4", None, 5.0),  # anonymous: unlabelled, never an example
         ],
-        "site_id string, cookie_id string, login_hash string, x double, dt date",
+        "site_id string, cookie_id string, login_hash string, x double",
     )
 
     def build(p, f):  # a stand-in feature builder: the sum of both cookies' x
@@ -165,18 +172,31 @@ def test_training_examples_builds_features_from_each_pairs_own_snapshot(spark):
         )
         return joined.select(*p.columns, (F.col("x_l") + F.col("x_r")).alias("x_sum"))
 
-    dates = SplitDates(validation_start=day(5), test_start=day(8), as_of=day(9))
+    labelled = labelled_candidates(pairs, features)
     got = {
-        r["cookie_id_r"]: (r["split"], r["label"], r["x_sum"])
-        for r in training_examples(
-            label_pairs(pairs, features),
-            features,
-            dates=dates,
-            days=[day(0), day(9)],
-            build_features=build,
-        ).collect()
+        r["cookie_id_r"]: (r["label"], r["x_sum"])
+        for r in snapshot_examples(labelled, features, build_features=build).collect()
     }
-    assert got == {"c2": ("train", 1, 3.0), "c3": ("test", 0, 30.0)}
+    assert got == {"c2": (1, 3.0), "c3": (0, 21.0)}
+
+
+@pytest.mark.spark
+def test_sampling_keeps_the_same_pairs_on_every_day_and_about_the_share_asked(spark):
+    pairs = spark.range(20_000).selectExpr(
+        "'s' as site_id_l",
+        "cast(id as string) as cookie_id_l",
+        "'t' as site_id_r",
+        "'x' as cookie_id_r",
+        "cast(id % 4 = 0 as int) as label",
+    )
+    assert sample_fraction(20_000, 50_000) == 1.0
+    fraction = sample_fraction(20_000, 5_000)
+    small = {r["cookie_id_l"] for r in sample_pairs(pairs, fraction).collect()}
+    larger = {r["cookie_id_l"] for r in sample_pairs(pairs, 0.5).collect()}
+    assert 4_500 <= len(small) <= 5_500
+    assert small <= larger  # a pair kept at a low rate is kept at every higher rate
+    positives = sum(int(c) % 4 == 0 for c in small)
+    assert 0.2 <= positives / len(small) <= 0.3  # the class balance is kept
 
 
 def test_windows_widen_backwards_until_they_hold_enough_labels():
