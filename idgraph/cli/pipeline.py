@@ -22,6 +22,13 @@ def _print_day(report) -> None:  # type: ignore[no-untyped-def]
             rows.append((f"{result.stage}.{key}", value))
     console.print(summary_table(f"idgraph day {report.day}", rows))
     console.print("seconds per stage: " + ", ".join(f"{k} {v}" for k, v in report.seconds.items()))
+    for result in report.results:
+        degraded = str(result.summary.get("degraded", "no"))
+        if degraded != "no":
+            console.print(
+                f"[bold red]{report.day} is {degraded}[/]\n[red]the publish gate refuses a "
+                "degraded graph; --force publishes it anyway[/]"
+            )
     if report.failed:
         console.print(f"[bold red]FAILED at stage {report.failed}:[/] {report.error}")
 

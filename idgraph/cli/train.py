@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,17 +19,37 @@ def train(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train a challenger on the history up to --as-of; promote it only if it beats the champion."""
-    from idgraph.pipeline import build_session
-    from training.train import run_training
+    from idgraph.pipeline import build_session, make_progress
+    from training.train import TrainingFailed, run_training
 
     setup_logging(verbose)
     day = parse_day(as_of, name="as-of")
     settings = load_settings(lake={"root": lake})
     started = time.perf_counter()
     spark = build_session(settings)
-    with console.status(f"training as of {day} …"):
-        result = run_training(spark, settings, day)
-    spark.stop()
+    try:
+        with make_progress() as progress:
+            task = progress.add_task("snapshots", total=settings.training.max_training_days)
+
+            def on_snapshot(i: int, total: int, snapshot: Any, counts: dict[str, int]) -> None:
+                progress.update(
+                    task,
+                    completed=i + 1,
+                    total=total,
+                    description=f"{snapshot}: {counts['positives'] + counts['negatives']:,} "
+                    f"examples ({counts['positives']:,} positive)",
+                )
+
+            result = run_training(spark, settings, day, on_snapshot=on_snapshot)
+    except TrainingFailed as exc:
+        console.print(f"[bold red]{exc.message}[/]")
+        console.print(
+            f"the failure is recorded in {settings.lake.root}/training/decisions; "
+            f"train failed after {time.perf_counter() - started:.0f}s"
+        )
+        raise typer.Exit(code=1) from None
+    finally:
+        spark.stop()
     console.print(summary_table(f"idgraph train as of {day}", result.summary))
     if result.skipped:
         console.print(f"[bold yellow]no model trained:[/] {result.note}")

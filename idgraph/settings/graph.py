@@ -59,6 +59,10 @@ class GraphSettings(IdgraphSettings):
     gate_volume_band: float = Field(default=0.5, gt=0.0)
     """Gate: scored-pair volume must lie within median x (1 +/- band) of recent days."""
 
+    degraded_max_edge_drop: float = Field(default=0.5, gt=0.0, le=1.0)
+    """A day whose probabilistic edges fall by more than this share against the live graph's
+    (the latest earlier day that was not degraded) is marked degraded, and the gate refuses it."""
+
     gate_history_days: int = Field(default=14, ge=1)
     """Gate: days of health history whose median scored-pair volume sets the band."""
 

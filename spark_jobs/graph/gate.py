@@ -30,6 +30,7 @@ def evaluate_gate(
     settings: GraphSettings,
     *,
     problems: Sequence[str] = (),
+    degraded: Sequence[str] = (),
 ) -> GateOutcome:
     """Run every configured check on the day's health figures.
 
@@ -40,6 +41,8 @@ def evaluate_gate(
             ``gate_history_days``); days without a model (0 pairs) do not count.
         settings: the graph settings holding the limits.
         problems: failures of this or earlier stages (empty when none failed).
+        degraded: why the day is degraded (``health.degraded_reasons``); each one fails the
+            gate, so a degraded graph is published only with ``--force``.
 
     Returns:
         ``GateOutcome``; ``passed`` is false when any check failed. Skipped checks leave a note.
@@ -82,4 +85,5 @@ def evaluate_gate(
             )
 
     failures.extend(f"stage failed: {p}" for p in problems)
+    failures.extend(f"degraded: {reason}" for reason in degraded)
     return GateOutcome(passed=not failures, failures=failures, notes=notes)

@@ -85,6 +85,8 @@ HEALTH = T.StructType(
         T.StructField("cc_implementation", T.StringType(), False),
         T.StructField("cc_iterations", T.IntegerType(), False),
         T.StructField("vertex_id_collisions", T.LongType(), False),
+        T.StructField("degraded", T.BooleanType(), False),
+        T.StructField("degraded_reasons", T.ArrayType(T.StringType()), False),
         T.StructField("gate_passed", T.BooleanType(), False),
         T.StructField("gate_failures", T.ArrayType(T.StringType()), False),
         T.StructField("gate_notes", T.ArrayType(T.StringType()), False),
@@ -141,6 +143,44 @@ def score_figures(bins_counts: Sequence[tuple[int, int]], *, bins: int) -> list[
     ]
 
 
+def degraded_reasons(
+    *,
+    deterministic_only: bool,
+    model_evidence: str | None,
+    probabilistic_edges: int,
+    live_day: dt.date | None,
+    live_probabilistic_edges: int | None,
+    max_drop: float,
+) -> list[str]:
+    """Why the day's graph is worse than the product promises (empty: it is not degraded).
+
+    Args:
+        deterministic_only: the day was built without scored pairs (no model scored it).
+        model_evidence: what shows that a model existed or a training was tried before this
+            day (None on a lake that never had either: a new lake is not degraded).
+        probabilistic_edges: the day's scored edges at or above the threshold.
+        live_day: the day of the live graph (the latest earlier day that was not degraded).
+        live_probabilistic_edges: that graph's probabilistic edges.
+        max_drop: the largest tolerated fall, as a share of the live graph's edges.
+    """
+    reasons = []
+    if deterministic_only and model_evidence:
+        reasons.append(
+            f"scored without a model although {model_evidence}: logins-only graph "
+            "(restore the registry or retrain: idgraph train --as-of the day before)"
+        )
+    if live_probabilistic_edges and (
+        probabilistic_edges < live_probabilistic_edges * (1.0 - max_drop)
+    ):
+        fall = 1.0 - probabilistic_edges / live_probabilistic_edges
+        reasons.append(
+            f"probabilistic edges fell {fall:.0%}: {probabilistic_edges:,} against "
+            f"{live_probabilistic_edges:,} in the live graph of {live_day}, more than "
+            f"{max_drop:.0%}"
+        )
+    return reasons
+
+
 def health_row(figures: Mapping[str, Any], gate: GateOutcome) -> dict[str, Any]:
     """The health row: ``figures`` (every non-gate column of ``HEALTH``) plus the gate."""
     row = dict(figures)
@@ -165,6 +205,11 @@ def format_health(row: Mapping[str, Any]) -> str:
     """A one-screen, plain-text summary of a health row (for logs and the CLI)."""
     churn = row.get("churn")
     lines = [
+        *(
+            [f"DEGRADED: {'; '.join(row.get('degraded_reasons') or [])}"]
+            if row.get("degraded")
+            else []
+        ),
         f"gate: {'PASSED' if row['gate_passed'] else 'FAILED'}",
         *(f"  x {failure}" for failure in row.get("gate_failures") or []),
         *(f"  - {note}" for note in row.get("gate_notes") or []),

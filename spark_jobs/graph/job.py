@@ -19,7 +19,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from idgraph.settings import AppSettings, load_settings
-from spark_jobs.common.io import list_partitions, partition_exists, read_partition, write_partition
+from spark_jobs.common.io import (
+    list_partitions,
+    partition_exists,
+    path_exists,
+    read_partition,
+    write_partition,
+)
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import IDENTITY_GRAPH, conform
@@ -35,6 +41,7 @@ from spark_jobs.graph.edges import (
 )
 from spark_jobs.graph.gate import evaluate_gate
 from spark_jobs.graph.health import (
+    degraded_reasons,
     health_frame,
     health_row,
     score_figures,
@@ -43,6 +50,7 @@ from spark_jobs.graph.health import (
     size_histogram,
 )
 from spark_jobs.graph.links import link_cookies
+from spark_jobs.graph.metrics import emit_health_metrics
 from spark_jobs.graph.overmerge import protect_overmerge
 from spark_jobs.graph.stable_ids import assign_unified_ids, churn
 
@@ -71,20 +79,71 @@ def _scored_pairs(
     return pairs, int(summary["n"]), summary["v"], ""
 
 
-def _history_volumes(spark: SparkSession, lake: Lake, day: dt.date, days: int) -> list[int]:
-    """``scored_pairs`` of the health rows of the ``days`` days before ``day``."""
+HEALTH_LOOKBACK_DAYS = 90  # earlier health rows read for the gate and the degraded checks
+
+
+def _earlier_health(spark: SparkSession, lake: Lake, day: dt.date) -> list[dict[str, Any]]:
+    """The health rows of the ``HEALTH_LOOKBACK_DAYS`` days before ``day`` (one row each, so a
+    small collect), oldest first, as dicts with ``dt``; rows written before a column existed
+    have it as None."""
     wanted = [
-        d for d in list_partitions(spark, lake, "health") if day - dt.timedelta(days) <= d < day
+        d
+        for d in list_partitions(spark, lake, "health")
+        if day - dt.timedelta(HEALTH_LOOKBACK_DAYS) <= d < day
     ]
     if not wanted:
         return []
     rows = (
         spark.read.option("basePath", lake.table("health"))
+        .option("mergeSchema", "true")
         .parquet(*(lake.partition("health", d) for d in wanted))
-        .select("scored_pairs")
-        .collect()
+        .withColumn("dt", F.col("dt").cast("date"))
     )
-    return [int(r["scored_pairs"]) for r in rows]
+    if "degraded" not in rows.columns:
+        rows = rows.withColumn("degraded", F.lit(None).cast("boolean"))
+    picked = rows.select(
+        "dt", "scored_pairs", "probabilistic_edges", "model_version", "gate_passed", "degraded"
+    )
+    return sorted((r.asDict() for r in picked.collect()), key=lambda r: r["dt"])
+
+
+def _history_volumes(earlier: Sequence[dict[str, Any]], day: dt.date, days: int) -> list[int]:
+    """``scored_pairs`` of the health rows of the ``days`` days before ``day``."""
+    return [int(r["scored_pairs"]) for r in earlier if day - dt.timedelta(days) <= r["dt"] < day]
+
+
+def _live(earlier: Sequence[dict[str, Any]]) -> tuple[dt.date | None, int | None]:
+    """(day, probabilistic edges) of the graph to compare with: the latest earlier day that was
+    not degraded (the live graph when every healthy day is published; a degraded day that was
+    forced out does not become the new normal)."""
+    passed = [r for r in earlier if not r["degraded"]]
+    if not passed:
+        return None, None
+    return passed[-1]["dt"], int(passed[-1]["probabilistic_edges"])
+
+
+def _model_evidence(
+    spark: SparkSession, lake: Lake, day: dt.date, earlier: Sequence[dict[str, Any]]
+) -> str | None:
+    """What shows that a model existed or a training was tried before ``day`` (None: nothing;
+    a brand-new lake). Lake records only, so a lost model registry cannot hide it."""
+    scored = [r for r in earlier if r["model_version"]]
+    if scored:
+        last = scored[-1]
+        return f"{last['dt']} was scored with model v{last['model_version']}"
+    decisions = lake.path("training", "decisions")
+    if not path_exists(spark, decisions):
+        return None
+    as_of = F.to_date(F.get_json_object("value", "$.as_of"))
+    tried = (
+        spark.read.text(decisions)
+        .where(as_of < F.lit(day))
+        .agg(F.count(F.lit(1)).alias("n"), F.max(as_of).alias("last"))
+        .first()
+    )
+    if tried is None or not tried["n"]:
+        return None
+    return f"{tried['n']} training run(s) were recorded, the last as of {tried['last']}"
 
 
 def _yesterday(spark: SparkSession, lake: Lake, day: dt.date) -> DataFrame | None:
@@ -241,14 +300,30 @@ def run_graph(
         "vertex_id_collisions": collisions,
         "note": note,
     }
+    earlier = _earlier_health(spark, lake, day)
+    live_day, live_edges = _live(earlier)
+    degraded = degraded_reasons(
+        deterministic_only=pairs is None,
+        model_evidence=_model_evidence(spark, lake, day, earlier) if pairs is None else None,
+        probabilistic_edges=n_prob,
+        live_day=live_day,
+        live_probabilistic_edges=live_edges,
+        max_drop=gs.degraded_max_edge_drop,
+    )
+    figures |= {"degraded": bool(degraded), "degraded_reasons": degraded}
+    for reason in degraded:
+        log.error("graph %s is DEGRADED: %s", day, reason)
     gate = evaluate_gate(
         figures,
-        _history_volumes(spark, lake, day, gs.gate_history_days),
+        _history_volumes(earlier, day, gs.gate_history_days),
         gs,
         problems=problems,
+        degraded=degraded,
     )
     row = health_row(figures, gate)
     write_partition(health_frame(spark, row), lake, "health", day)
+    metrics_note = emit_health_metrics(row, day=day, settings=settings)
+    log.info("%s", metrics_note)
     return StageResult(
         STAGE,
         summary={
@@ -256,6 +331,9 @@ def run_graph(
             "components": sizes["components"],
             "largest": sizes["largest_component"],
             "churn": "n/a" if churn_share is None else round(churn_share, 4),
+            "model": model_version or "none",
+            "probabilistic_edges": n_prob,
+            "degraded": "DEGRADED: " + "; ".join(degraded) if degraded else "no",
             "gate": "passed" if gate.passed else "FAILED: " + "; ".join(gate.failures),
         },
         note=note,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from idgraph.embedded import free_port, start_server
-from idgraph.pipeline import day_range, run_day
+from idgraph.pipeline import DAILY_STAGES, PUBLISH_STAGE, day_range, run_day
 from idgraph.settings import AppSettings, load_settings
 from idgraph.simulator import simulate
 from spark_jobs.common.io import read_partition
@@ -97,6 +98,17 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     )
 
 
+def _decisions(root: Path) -> list[dict[str, Any]]:
+    """Every recorded training decision of the lake, oldest first."""
+    lines = [
+        json.loads(line)
+        for path in sorted((root / "training" / "decisions").glob("part-*"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    return sorted(lines, key=lambda r: str(r.get("run", "")))
+
+
 def _get(url: str) -> tuple[int, Any]:
     request = urllib.request.Request(url, headers={"X-API-Key": API_KEY})
     try:
@@ -124,7 +136,30 @@ def test_backfill_and_first_model(history, spark) -> None:  # type: ignore[no-un
         scoring = next(r for r in report.results if r.stage == "scoring")
         assert scoring.skipped and scoring.note == NO_CHAMPION
     assert read_partition(spark, lake, "scored_pairs", START).count() == 0
+    # A brand-new lake without a model is a normal state, not a degraded one.
+    for report in reports:
+        health = read_partition(spark, lake, "health", report.day).first()
+        assert health is not None and health.degraded is False, health.degraded_reasons
+        assert health.model_version is None and health.probabilistic_edges == 0
     assert not trained.skipped, trained.note
+    # Each snapshot's examples were written on their own and counted as they were written.
+    run = trained.summary["run"]
+    decision = _decisions(root)[-1]
+    assert decision["run"] == run and not decision.get("failed")
+    snapshots = decision["snapshots"]
+    assert sorted(snapshots) == [d.isoformat() for d in day_range(START, LAST - dt.timedelta(1))]
+    run_dir = root / "training_examples" / f"run={run}"
+    assert sorted(p.name for p in run_dir.glob("snapshot=*")) == [
+        f"snapshot={d}" for d in snapshots
+    ]
+    for day_iso, counts in snapshots.items():
+        written = spark.read.parquet(str(run_dir / f"snapshot={day_iso}"))
+        assert written.where(F.col("label") == 1).count() == counts["positives"]
+        assert written.where(F.col("label") == 0).count() == counts["negatives"]
+        assert counts["positives"] + counts["negatives"] <= counts["labelled"]
+    assert trained.summary["examples_written"] == sum(
+        c["positives"] + c["negatives"] for c in snapshots.values()
+    )
     assert trained.summary.get("promoted") is True, trained.summary
     assert trained.summary["test_pr_auc"] > 0.5
     champion = load_champion(settings)
@@ -202,3 +237,50 @@ def test_evaluation_against_truth(history, daily, spark, tmp_path) -> None:  # t
     graph, deterministic = figures["methods"]["graph"], figures["methods"]["deterministic"]
     assert graph["recall"] >= deterministic["recall"]  # scored edges only add links
     assert 0 < figures["candidates"]["recall"] <= 1
+
+
+def test_a_failing_training_is_recorded_and_exits_non_zero(history, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = history[0]
+    broken = tmp_path / "lake"
+    shutil.copytree(root, broken, ignore=shutil.ignore_patterns("raw", "visits", "quarantine"))
+    # One snapshot's cookie features are unreadable: a real Spark failure mid-training.
+    victim = sorted(
+        (broken / "cookie_features" / f"dt={START + dt.timedelta(1)}").glob("*.parquet")
+    )
+    victim[0].write_bytes(b"not parquet at all")
+    before = len(_decisions(broken))
+    done = _cli("train", "--lake", str(broken), "--as-of", (LAST - dt.timedelta(1)).isoformat())
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    said = [line for line in done.stdout.splitlines() if line.startswith("training failed:")]
+    assert len(said) == 1, done.stdout[-3000:]
+    assert "Traceback" not in done.stdout
+    decisions = _decisions(broken)
+    assert len(decisions) == before + 1
+    failed = decisions[-1]
+    assert failed["failed"] is True and failed["promoted"] is False
+    assert failed["reason"] == said[0].strip()
+
+
+def test_a_day_without_its_lost_model_is_degraded(history, daily, valkey, spark) -> None:  # type: ignore[no-untyped-def]
+    """Last of the module: it deletes the lake's model registry."""
+    root, settings, _trained, _reports = history
+    shutil.rmtree(root / "mlflow")
+    settings = load_settings(
+        lake={"root": str(root)}, redis={"url": valkey}, training=settings.training.model_dump()
+    )
+    assert load_champion(settings) is None
+    report = run_day(spark, settings, LAST, stages=DAILY_STAGES[-2:])
+    assert report.ok, report.error
+    graph = next(r for r in report.results if r.stage == "graph")
+    assert graph.summary["degraded"].startswith("DEGRADED: scored without a model although")
+    health = read_partition(spark, Lake(str(root)), "health", LAST).first()
+    assert health is not None and health.degraded is True and health.model_version is None
+    assert health.probabilistic_edges == 0 and not health.gate_passed
+    assert any(f.startswith("degraded: ") for f in health.gate_failures)
+
+    refused = run_day(spark, settings, LAST, stages=(PUBLISH_STAGE,))
+    assert refused.failed == "publish" and "degraded" in (refused.error or "")
+    forced = run_day(
+        spark, settings, LAST, stages=(PUBLISH_STAGE,), stage_kwargs={"publish": {"force": True}}
+    )
+    assert forced.ok, forced.error

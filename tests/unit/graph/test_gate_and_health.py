@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from idgraph.settings import GraphSettings
 from spark_jobs.graph.gate import evaluate_gate
-from spark_jobs.graph.health import HEALTH, format_health, health_row, score_figures, size_figures
+from spark_jobs.graph.health import (
+    HEALTH,
+    degraded_reasons,
+    format_health,
+    health_row,
+    score_figures,
+    size_figures,
+)
 
 SETTINGS = GraphSettings(
     max_component_size=10,
@@ -84,6 +93,8 @@ def test_health_row_has_every_column_and_formats() -> None:
         deterministic_only=True,
         cc_implementation="dataframe",
         note="deterministic links only",
+        degraded=False,
+        degraded_reasons=[],
     )
     for gate_column in ("gate_passed", "gate_failures", "gate_notes", "computed_at"):
         figures.pop(gate_column)
@@ -96,6 +107,77 @@ def test_health_row_has_every_column_and_formats() -> None:
     assert "DETERMINISTIC LINKS ONLY" in text and len(text.splitlines()) < 25
     with pytest.raises(ValueError, match="lacks"):
         health_row({"cookies": 1}, outcome)
+
+
+LIVE = dt.date(2026, 11, 4)
+NEW_LAKE = {
+    "deterministic_only": True,
+    "model_evidence": None,
+    "probabilistic_edges": 0,
+    "live_day": LIVE,
+    "live_probabilistic_edges": 0,
+    "max_drop": 0.5,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({}, []),  # a brand-new lake without a model: a normal state
+        (
+            {"model_evidence": "2026-11-04 was scored with model v3"},
+            ["scored without a model although 2026-11-04 was scored with model v3"],
+        ),
+        (
+            {
+                "deterministic_only": False,
+                "probabilistic_edges": 400,
+                "live_probabilistic_edges": 1_000,
+            },
+            ["probabilistic edges fell 60%: 400 against 1,000 in the live graph of 2026-11-04"],
+        ),
+        (
+            {
+                "deterministic_only": False,
+                "probabilistic_edges": 500,
+                "live_probabilistic_edges": 1_000,
+            },
+            [],  # exactly half is tolerated
+        ),
+        (
+            {"model_evidence": "a training was tried", "live_probabilistic_edges": 1_000},
+            ["scored without a model although a training was tried", "fell 100%"],
+        ),
+    ],
+    ids=["new-lake", "model-lost", "edges-fell", "edges-half", "both"],
+)
+def test_degraded_reasons(change: dict, expected: list[str]) -> None:
+    reasons = degraded_reasons(**{**NEW_LAKE, **change})
+    assert len(reasons) == len(expected)
+    for reason, start in zip(reasons, expected, strict=True):
+        assert start in reason
+
+
+def test_a_degraded_day_fails_the_gate_and_says_so_first() -> None:
+    reasons = degraded_reasons(**{**NEW_LAKE, "model_evidence": "a training was tried"})
+    outcome = evaluate_gate(HEALTHY, HISTORY, SETTINGS, degraded=reasons)
+    assert not outcome.passed
+    assert outcome.failures == [f"degraded: {reasons[0]}"]
+    figures = {f.name: 0 for f in HEALTH.fields} | {
+        "largest_components": [],
+        "size_buckets": {},
+        "size_histogram": [],
+        "score_histogram": [],
+        "churn": None,
+        "model_version": None,
+        "deterministic_only": True,
+        "cc_implementation": "dataframe",
+        "note": "",
+        "degraded": True,
+        "degraded_reasons": reasons,
+    }
+    text = format_health(health_row(figures, outcome))
+    assert text.splitlines()[0].startswith("DEGRADED: scored without a model")
 
 
 def test_generic_limit_may_not_exceed_cap() -> None:
