@@ -31,7 +31,7 @@ class TrainingSettings(IdgraphSettings):
     """At most this many daily snapshots are read (evenly sampled, newest kept); consecutive
     days share 29 of their 30 feature-window days, so reading all of them adds little."""
 
-    max_examples_per_snapshot: int = Field(default=200_000, ge=1_000)
+    max_examples_per_snapshot: int = Field(default=200_000, ge=100)
     """At most this many labelled pairs per snapshot become examples (a hash of the pair picks
     them, the same on every day; positives and negatives alike). Bounds training memory on
     dense worlds where a snapshot labels hundreds of thousands of pairs."""
