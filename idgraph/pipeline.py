@@ -140,10 +140,15 @@ def stage_main(
 
     settings = load_settings(lake={"root": args.lake})
     spark = build_session(settings)
+    from spark_jobs.common.stage import StageFailed
+
     try:
         result = run(spark, settings, dt.date.fromisoformat(args.day))
         summary = {"stage": result.stage, "skipped": result.skipped, "note": result.note}
         print(json.dumps(summary | result.summary, default=str))  # noqa: T201 - step log
+    except StageFailed as exc:  # one readable line in the step log, and a failed step
+        print(json.dumps({"stage": exc.stage, "failed": exc.message}))  # noqa: T201
+        raise SystemExit(1) from exc
     finally:
         spark.stop()
     return result
