@@ -347,8 +347,8 @@ class TrainingFailed(StageFailed):
 
 
 def new_run_id(as_of: dt.date) -> str:
-    """A training run's id: the as-of day and the UTC start time (sorts by start)."""
-    return f"{as_of.isoformat()}_{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    """A training run's id: the UTC start time, then the as-of day (sorts by start)."""
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}_as-of-{as_of.isoformat()}"
 
 
 def build_snapshot_examples(
