@@ -58,6 +58,8 @@ def _figures(day: int) -> dict:
         "cc_iterations": 4,
         "vertex_id_collisions": 0,
         "note": "deterministic links only" if day == 0 else "",
+        "degraded": False,
+        "degraded_reasons": [],
     }
 
 
