@@ -138,7 +138,9 @@ def simulate_day(
     chance = world.person_active[lo:hi] * (0.8 if weekend else 1)
     active = lo + np.flatnonzero(rng.random(hi - lo) < chance)
     lam = world.person_sessions[active] * (1.2 if weekend else 1.0) * activity
-    n_sess = 1 + rng.poisson(lam)
+    # Sittings: one device and browser, one network, several sites in a row (see below); as
+    # many site visits a day as before plus about one, so volume stays typical.
+    n_sess = 1 + rng.poisson(lam * prof.sitting_sites)
     person = np.repeat(active, n_sess)
     n = len(person)
     household = world.person_household[person]
@@ -179,6 +181,16 @@ def simulate_day(
     ip, city = _addresses(world, rng, net, person, household, office)
     no_geo = rng.random(n) < 0.02
 
+    # A sitting strings site visits together: news, then mail, then a shop, from the same
+    # browser and address, each visit starting a short pause after the previous one ends.
+    sites = np.minimum(rng.geometric(prof.sitting_sites, n), 12)
+    sitting = np.repeat(np.arange(n), sites)
+    person, household, country = person[sitting], household[sitting], country[sitting]
+    utc_hour, browser, no_geo = utc_hour[sitting], browser[sitting], no_geo[sitting]
+    city = city[sitting]
+    ip = [ip[i] for i in sitting.tolist()]
+    n = len(sitting)
+
     # Site, cookie, login, consent.
     rank = np.minimum(np.searchsorted(prof.rank_cum, rng.random(n)), prof.repertoire - 1)
     site = world.person_repertoire[person, rank]
@@ -203,9 +215,17 @@ def simulate_day(
     offset = np.cumsum(gaps)
     offset -= offset[first][ev_sess]
     duration = offset[np.cumsum(views) - 1]
-    start_ms = utc_hour * 3_600_000 + rng.integers(0, 3_600_000, n)
-    start_ms = np.minimum(start_ms, DAY_MS - 1 - duration)
-    ts = day_ms + np.maximum(start_ms, 0)[ev_sess] + offset
+    # Each visit of a sitting starts after the previous visit's last page and a pause.
+    lead = np.flatnonzero(np.r_[True, sitting[1:] != sitting[:-1]])
+    step = np.r_[0, duration[:-1]] + rng.exponential(prof.hop_gap_ms, n).astype(np.int64)
+    step[lead] = 0
+    within = np.cumsum(step)
+    within -= np.repeat(within[lead], sites)
+    sitting_length = within + duration
+    sit_start = utc_hour[lead] * 3_600_000 + rng.integers(0, 3_600_000, len(lead))
+    sit_start = np.minimum(sit_start, DAY_MS - 1 - np.maximum.reduceat(sitting_length, lead))
+    start_ms = np.maximum(sit_start, 0)[sitting] + within
+    ts = day_ms + start_ms[ev_sess] + offset
     ts = np.minimum(ts, day_ms + DAY_MS - 1)
 
     urls, refs = _pages(world, rng, person[ev_sess], site[ev_sess], ev_sess, first)

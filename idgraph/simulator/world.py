@@ -58,6 +58,8 @@ class Profile:
     at_home: tuple[float, float]  # share of the rest at home: evening, daytime
     phone_on_carrier: tuple[float, float]  # phone on mobile data at the office, at home
     page_views: float  # geometric p of page views per session (lower: longer sessions)
+    sitting_sites: float = 0.4  # geometric p of site visits per sitting (one browser, no break)
+    hop_gap_ms: float = 20_000.0  # mean pause between one site's last page and the next site
 
     @property
     def rank_cum(self) -> np.ndarray:
@@ -117,6 +119,7 @@ PROFILES: dict[str, Profile] = {
         at_home=(0.97, 0.85),
         phone_on_carrier=(0.3, 0.03),
         page_views=0.15,
+        sitting_sites=0.3,
     ),
 }
 

@@ -160,3 +160,59 @@ def test_user_agents_update_and_rhythms_and_interests(world: dict) -> None:
         c.most_common(1)[0][1] / sum(c.values()) for c in terms.values() if sum(c.values()) >= 10
     ]
     assert sum(top_share) / len(top_share) > 0.1
+
+
+def _browsing_sessions(events: list[dict], timeout_ms: int = 30 * 60_000) -> list[list[dict]]:
+    """Sessions as browsing studies cut them: one person's events from one browser (user
+    agent) and address, split at a pause longer than ``timeout_ms``."""
+    streams: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
+    for e in events:
+        t = ts_ms(e["ts"])
+        if t is not None:
+            streams[(e["person"], e["user_agent"], e["ip"])].append((t, e))
+    sessions: list[list[dict]] = []
+    for stream in streams.values():
+        stream.sort(key=lambda x: x[0])
+        current = [stream[0]]
+        for prev, nxt in itertools.pairwise(stream):
+            if nxt[0] - prev[0] > timeout_ms:
+                sessions.append([e | {"_t": t} for t, e in current])
+                current = []
+            current.append(nxt)
+        sessions.append([e | {"_t": t} for t, e in current])
+    return sessions
+
+
+def test_sittings_string_several_sites_together(world: dict) -> None:
+    """Calibrated to published browsing studies (docs/simulator.md, "Browsing sessions"):
+    most sessions touch more than one site, a few sites each within one site network, and
+    page views follow each other within seconds to a minute."""
+    sessions = _browsing_sessions(world["events"])
+    sites = [len({e["site_id"] for e in s}) for s in sessions]
+    multi = sum(n >= 2 for n in sites) / len(sites)
+    assert 0.45 <= multi <= 0.85, multi
+    assert 1.8 <= sum(sites) / len(sites) <= 4.0
+    gaps = sorted(b["_t"] - a["_t"] for s in sessions for a, b in itertools.pairwise(s))
+    median = gaps[len(gaps) // 2]
+    assert 5_000 <= median <= 60_000, median
+    assert sum(g < 60_000 for g in gaps) / len(gaps) >= 0.55
+
+
+def test_a_browser_hops_between_sites_within_a_minute(world: dict) -> None:
+    """Consecutive events of one (IP, user agent) stream from two cookies of two sites within a
+    minute: the evidence the session features read. Mostly one person (a housemate with the
+    same browser build in the same minute is rare)."""
+    streams: dict[tuple, list[tuple[int, dict]]] = defaultdict(list)
+    for e in world["events"]:
+        t = ts_ms(e["ts"])
+        if t is not None:
+            streams[(e["ip"], e["user_agent"])].append((t, e))
+    same = other = 0
+    for stream in streams.values():
+        stream.sort(key=lambda x: x[0])
+        for (ta, a), (tb, b) in itertools.pairwise(stream):
+            if a["site_id"] != b["site_id"] and tb - ta <= 60_000:
+                same += a["person"] == b["person"]
+                other += a["person"] != b["person"]
+    assert same > 2_000
+    assert other / (same + other) < 0.05
