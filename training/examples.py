@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 
 from spark_jobs.common.paths import Lake, day_str
 from spark_jobs.common.schemas import PAIR_KEYS
+from spark_jobs.pair_scoring.session_evidence import evidence_present
 from training.dataset import TEST, TRAIN, VALIDATION, SplitDates, label_pairs
 
 EXAMPLES_TABLE = "training_examples"
@@ -55,10 +56,14 @@ def labelled_candidates(pairs: DataFrame, features: DataFrame) -> DataFrame:
         features: the same day's ``cookie_features`` (``site_id``, ``cookie_id``,
             ``login_hash``).
     """
+    evidence = evidence_present(pairs.columns)
     return (
-        label_pairs(pairs.select(*PAIR_KEYS), features.select("site_id", "cookie_id", "login_hash"))
+        label_pairs(
+            pairs.select(*PAIR_KEYS, *evidence),
+            features.select("site_id", "cookie_id", "login_hash"),
+        )
         .where(F.col("label").isNotNull())
-        .select(*PAIR_KEYS, "label")
+        .select(*PAIR_KEYS, *evidence, "label")
     )
 
 
@@ -84,7 +89,8 @@ def snapshot_examples(
     labelled: DataFrame, features: DataFrame, *, build_features: FeatureBuilder
 ) -> DataFrame:
     """Pair features of one day's labelled pairs: ``PAIR_KEYS``, ``label`` and the features."""
-    return build_features(labelled.select(*PAIR_KEYS, "label"), features)
+    evidence = evidence_present(labelled.columns)
+    return build_features(labelled.select(*PAIR_KEYS, *evidence, "label"), features)
 
 
 def write_snapshot(examples: DataFrame, lake: Lake, run: str, day: dt.date) -> None:

@@ -49,6 +49,24 @@ class PairSettings(IdgraphSettings):
     site_pair_buckets: int = Field(default=64, ge=1)
     """Pair feature ``site_pair_bucket``: hashed buckets of the (unordered) pair of sites."""
 
+    session_evidence: bool = True
+    """Compute session hops and quiet-IP co-presence from the window's visits
+    (``spark_jobs/pair_scoring/session_evidence.py``): they become pair features, and pairs
+    with such evidence are always candidates (blocking key ``session``)."""
+
+    session_max_gap_seconds: int = Field(default=300, ge=1, le=3600)
+    """A hop: one cookie's event followed by another cookie's at the same IP with the same
+    exact user agent within this many seconds (hops are also counted at 30 s and 120 s)."""
+
+    quiet_ip_max_user_agents: int = Field(default=6, ge=1)
+    """An IP seen on a day with at most this many distinct user agents is quiet (a home: a
+    few devices and browsers); hops on it count as ``quiet_hops_300s`` and its cookies as
+    co-present. A carrier's CGNAT address or an office shows dozens to hundreds."""
+
+    session_max_cookies_per_ip_day: int = Field(default=60, ge=2)
+    """A quiet IP-day with more cookies than this is skipped for co-presence (and counted),
+    never expanded: its pairs would grow with the square of its cookies."""
+
     @field_validator("blocking_keys")
     @classmethod
     def _known_keys(cls, value: list[str]) -> list[str]:

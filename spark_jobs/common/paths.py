@@ -14,6 +14,7 @@ TABLES = (
     "reconciliation",
     "daily_cookie_aggregates",
     "cookie_features",
+    "session_pairs",
     "candidate_pairs",
     "scored_pairs",
     "identity_graph",

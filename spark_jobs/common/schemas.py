@@ -121,6 +121,14 @@ CANDIDATE_PAIRS = T.StructType(
         # Sum over the pair's blocks of 1 / (block size - 1): 1.0 for a block of two.
         T.StructField("block_weight", T.DoubleType(), False),
         T.StructField("n_blocks", T.LongType(), False),  # blocks that produced the pair
+        # Session evidence over the window (pair_scoring/session_evidence.py); 0 without it.
+        T.StructField("hops_30s", T.LongType(), False),
+        T.StructField("hops_120s", T.LongType(), False),
+        T.StructField("hops_300s", T.LongType(), False),
+        T.StructField("quiet_hops_300s", T.LongType(), False),  # hops on a quiet IP-day
+        T.StructField("hop_days", T.LongType(), False),
+        T.StructField("hop_min_gap_s", T.LongType(), False),  # 86400 without a hop
+        T.StructField("quiet_codays", T.LongType(), False),  # days co-present on a quiet IP
     ]
 )
 

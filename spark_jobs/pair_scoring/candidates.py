@@ -23,6 +23,11 @@ from pyspark.sql import functions as F
 
 from idgraph.settings.pairs import BLOCKING_KEY_NAMES
 from spark_jobs.common.schemas import PAIR_KEYS
+from spark_jobs.pair_scoring.session_evidence import (
+    EVIDENCE_COLUMNS,
+    SESSION_KEY,
+    with_evidence,
+)
 
 COOKIE_KEYS = ["site_id", "cookie_id"]
 # Unit separator between the parts of a composite key: never occurs in ids, prefixes or terms.
@@ -214,6 +219,7 @@ def build_candidates(
     term_block_prefixes: int = 3,
     term_block_terms: int = 10,
     members: DataFrame | None = None,
+    evidence: DataFrame | None = None,
 ) -> DataFrame:
     """Candidate pairs of cookies that share a blocking key, each unordered pair once.
 
@@ -227,10 +233,14 @@ def build_candidates(
         term_block_terms: ``prefix_term`` uses a cookie's first query terms, this many.
         members: ``block_members(features, ...)`` when the caller already built (and cached)
             it for ``blocking_report``; built here otherwise.
+        evidence: ``session_evidence.window_evidence`` rows: every pair in it becomes a
+            candidate (key ``session``, one block of weight ``hop_days + quiet_codays / 2``)
+            and every candidate carries its evidence columns. Pairs whose cookies are not in
+            ``features`` (opted out) are dropped. None: no session evidence (all zero).
 
     Returns:
-        ``CANDIDATE_PAIRS`` columns plus ``block_weight`` (sum of ``1/(size-1)`` over the
-        blocks that produced the pair) and ``n_blocks``, with
+        ``CANDIDATE_PAIRS`` columns (``block_weight``: sum of ``1/(size-1)`` over the blocks
+        that produced the pair, plus the session block's weight; the evidence columns), with
         ``(site_id_l, cookie_id_l) < (site_id_r, cookie_id_r)``.
     """
     if members is None:
@@ -252,7 +262,39 @@ def build_candidates(
             F.count("*").alias("n_blocks"),
         )
     )
-    return _cap_pairs_per_cookie(merged, max_pairs_per_cookie)
+    if evidence is not None:
+        merged = _with_session_block(merged, features, evidence)
+    return with_evidence(_cap_pairs_per_cookie(merged, max_pairs_per_cookie)).select(
+        *PAIR_KEYS, "blocking_keys", "block_weight", "n_blocks", *EVIDENCE_COLUMNS
+    )
+
+
+def _with_session_block(merged: DataFrame, features: DataFrame, evidence: DataFrame) -> DataFrame:
+    """``merged`` block pairs full-joined with the evidence pairs of cookies in ``features``."""
+    cookies = features.select(*COOKIE_KEYS)
+    known = evidence.select(*PAIR_KEYS, *EVIDENCE_COLUMNS)
+    for side in ("l", "r"):
+        side_keys = cookies.select(
+            F.col("site_id").alias(f"site_id_{side}"), F.col("cookie_id").alias(f"cookie_id_{side}")
+        )
+        known = known.join(side_keys, [f"site_id_{side}", f"cookie_id_{side}"], "left_semi")
+    joined = merged.join(known.withColumn("_session", F.lit(True)), PAIR_KEYS, "full")
+    has = F.coalesce(F.col("_session"), F.lit(False))
+    keys = F.coalesce(F.col("blocking_keys"), F.array().cast("array<string>"))
+    weight = F.col("hop_days").cast("double") + F.col("quiet_codays").cast("double") / 2
+    return joined.select(
+        *PAIR_KEYS,
+        F.when(has, F.array_sort(F.array_union(keys, F.array(F.lit(SESSION_KEY)))))
+        .otherwise(keys)
+        .alias("blocking_keys"),
+        (F.coalesce(F.col("block_weight"), F.lit(0.0)) + F.when(has, weight).otherwise(0.0)).alias(
+            "block_weight"
+        ),
+        (F.coalesce(F.col("n_blocks"), F.lit(0)) + F.when(has, 1).otherwise(0))
+        .cast("long")
+        .alias("n_blocks"),
+        *EVIDENCE_COLUMNS,
+    )
 
 
 def blocking_report(

@@ -1,4 +1,8 @@
-"""Daily stage ``candidates``: ``cookie_features/dt=D`` -> ``candidate_pairs/dt=D``.
+"""Daily stage ``candidates``: ``cookie_features/dt=D`` (+ the window's ``session_pairs``)
+-> ``candidate_pairs/dt=D``.
+
+The day's ``session_pairs/dt=D`` (hops and quiet-IP co-presence, from ``visits/dt=D``) is
+written first, with any day of the window whose visits exist but whose session pairs do not.
 
 Run by the pipeline (``run_candidates``) or as an EMR step::
 
@@ -12,19 +16,88 @@ import logging
 from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from idgraph.settings import AppSettings
-from spark_jobs.common.io import partition_exists, read_partition, write_partition
+from idgraph.settings.pairs import PairSettings
+from spark_jobs.common.io import (
+    list_partitions,
+    partition_exists,
+    read_partition,
+    read_range,
+    write_partition,
+)
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import CANDIDATE_PAIRS, conform
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.pair_scoring.candidates import block_members, blocking_report, build_candidates
+from spark_jobs.pair_scoring.session_evidence import (
+    SESSION_KEY,
+    daily_session_pairs,
+    skipped_ip_days,
+    window_evidence,
+)
 
 log = logging.getLogger(__name__)
 
 STAGE = "candidates"
+SESSION_TABLE = "session_pairs"
+
+
+def ensure_session_pairs(
+    spark: SparkSession, lake: Lake, day: dt.date, *, window_days: int, cfg: PairSettings
+) -> dict[str, int]:
+    """Write ``session_pairs`` for ``day`` and for every earlier day of the window that has
+    visits but no session pairs (all in one pass; each day from its own visits only).
+
+    Returns:
+        ``session_days_built`` and, for ``day``, ``skipped_ip_days`` / ``skipped_ip_day_cookies``
+        (quiet IP-days with too many cookies for co-presence).
+    """
+    start = day - dt.timedelta(days=window_days - 1)
+    visit_days = {d for d in list_partitions(spark, lake, "visits") if start <= d <= day}
+    if day not in visit_days:
+        return {"session_days_built": 0, "skipped_ip_days": 0, "skipped_ip_day_cookies": 0}
+    have = {d for d in list_partitions(spark, lake, SESSION_TABLE) if start <= d <= day}
+    to_build = sorted(d for d in visit_days if d == day or d not in have)
+    log.info("building %s for %s", SESSION_TABLE, ", ".join(map(str, to_build)))
+    visits = (
+        spark.read.option("basePath", lake.table("visits"))
+        .parquet(*[lake.partition("visits", d) for d in to_build])
+        .withColumn("dt", F.col("dt").cast("string"))
+    )
+    knobs = {
+        "quiet_ip_max_user_agents": cfg.quiet_ip_max_user_agents,
+        "max_cookies_per_ip_day": cfg.session_max_cookies_per_ip_day,
+    }
+    daily = daily_session_pairs(
+        visits, day_col="dt", max_gap_seconds=cfg.session_max_gap_seconds, **knobs
+    )
+    (
+        daily.write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy("dt")
+        .parquet(lake.table(SESSION_TABLE))
+    )
+    skipped = skipped_ip_days(read_partition(spark, lake, "visits", day), **knobs).first()
+    return {
+        "session_days_built": len(to_build),
+        "skipped_ip_days": int(skipped["skipped_ip_days"]) if skipped else 0,
+        "skipped_ip_day_cookies": int(skipped["skipped_cookies"]) if skipped else 0,
+    }
+
+
+def read_window_evidence(
+    spark: SparkSession, lake: Lake, day: dt.date, *, window_days: int
+) -> DataFrame | None:
+    """The window's session evidence per pair (``window_evidence``), None without any day."""
+    start = day - dt.timedelta(days=window_days - 1)
+    try:
+        daily = read_range(spark, lake, SESSION_TABLE, start, day)
+    except FileNotFoundError:
+        return None
+    return window_evidence(daily)
 
 
 def run_candidates(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageResult:
@@ -38,6 +111,12 @@ def run_candidates(spark: SparkSession, settings: AppSettings, day: dt.date) -> 
     if not partition_exists(spark, lake, "cookie_features", day):
         raise StageFailed(STAGE, f"no cookie_features for {day}: run the features stage first")
     features = read_partition(spark, lake, "cookie_features", day)
+    window = settings.etl.feature_window_days
+    session: dict[str, int] = {}
+    evidence = None
+    if cfg.session_evidence:
+        session = ensure_session_pairs(spark, lake, day, window_days=window, cfg=cfg)
+        evidence = read_window_evidence(spark, lake, day, window_days=window)
     # Read twice (pairs and report): keep the exploded memberships instead of re-exploding.
     members = block_members(
         features,
@@ -53,6 +132,7 @@ def run_candidates(spark: SparkSession, settings: AppSettings, day: dt.date) -> 
             keys=cfg.blocking_keys,
             max_pairs_per_cookie=cfg.max_pairs_per_cookie,
             members=members,
+            evidence=evidence,
         )
         write_partition(
             conform(pairs, CANDIDATE_PAIRS, table="candidate_pairs"), lake, "candidate_pairs", day
@@ -64,7 +144,7 @@ def run_candidates(spark: SparkSession, settings: AppSettings, day: dt.date) -> 
         ).collect()  # one row per blocking key
     finally:
         members.unpersist()
-    summary = _summary(spark, lake, day, features.count(), report)
+    summary = _summary(spark, lake, day, features.count(), report) | session
     log.info("candidates %s: %s", day, summary)
     return StageResult(STAGE, summary)
 
@@ -101,6 +181,7 @@ def _summary(
         "cookies_with_pairs": int(stats["paired"]) if stats else 0,
         "max_pairs_of_a_cookie": int(stats["max"] or 0) if stats else 0,
     }
+    summary[f"pairs_{SESSION_KEY}"] = int(by_key.get(SESSION_KEY, 0))
     for row in sorted(report, key=lambda r: r["key"]):
         summary[f"pairs_{row['key']}"] = int(by_key.get(row["key"], 0))
         summary[f"skipped_blocks_{row['key']}"] = int(row["skipped_blocks"])

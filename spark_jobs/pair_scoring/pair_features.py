@@ -18,6 +18,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from spark_jobs.common.schemas import PAIR_KEYS
+from spark_jobs.pair_scoring.session_evidence import with_evidence
 
 SIDE_COLUMNS = [
     "first_seen",
@@ -185,6 +186,46 @@ def co_hours_near(hours: int = 1) -> Column:
         return F.size(F.array_intersect(_hour_keys(side), around))
 
     return _or_default(_known(_l("ip_hours"), _r("ip_hours")), F.least(near(_l, _r), near(_r, _l)))
+
+
+# --- Sessions (pair-level evidence from the visits, see session_evidence.py) -------------
+
+
+def session_hops() -> Column:
+    """log(1 + hops within 5 minutes): one cookie's event followed by the other's at the same
+    IP with the same exact user agent, nobody else's event with that agent in between.
+    Default 0."""
+    return _nz(F.log1p(F.col("hops_300s")))
+
+
+def session_hops_fast() -> Column:
+    """log(1 + hops within 30 seconds): a browser moving straight from one site to the next.
+    Default 0."""
+    return _nz(F.log1p(F.col("hops_30s")))
+
+
+def session_quiet_hops() -> Column:
+    """log(1 + hops within 5 minutes on a quiet IP-day, one with few user agents): a home
+    rather than a carrier's CGNAT address full of the same phone. Default 0."""
+    return _nz(F.log1p(F.col("quiet_hops_300s")))
+
+
+def session_hop_days() -> Column:
+    """Distinct days with a hop between the two cookies. Default 0."""
+    return _nz(F.col("hop_days"))
+
+
+def session_hop_closeness() -> Column:
+    """60 / (60 + smallest hop gap in seconds): 1.0 for a hop within the same second, 0.5 at a
+    minute. Default 0 (no hop)."""
+    gap = F.col("hop_min_gap_s").cast("double")
+    return _or_default(F.col("hops_300s") > 0, F.lit(60.0) / (F.lit(60.0) + gap))
+
+
+def quiet_ip_codays() -> Column:
+    """Distinct days both cookies, on different user agents (two devices), were seen on the
+    same quiet IP. Default 0."""
+    return _nz(F.col("quiet_codays"))
 
 
 # --- Device and geography ----------------------------------------------------------------
@@ -387,6 +428,12 @@ COMPARISONS: dict[str, Callable[..., Column]] = {
     "prefix_jaccard": prefix_jaccard,
     "co_hours_same": co_hours_same,
     "co_hours_near": co_hours_near,
+    "session_hops": session_hops,
+    "session_hops_fast": session_hops_fast,
+    "session_quiet_hops": session_quiet_hops,
+    "session_hop_days": session_hop_days,
+    "session_hop_closeness": session_hop_closeness,
+    "quiet_ip_codays": quiet_ip_codays,
     "same_ua_family": same_ua_family,
     "same_os_family": same_os_family,
     "same_device_type": same_device_type,
@@ -427,6 +474,12 @@ EVIDENCE_FEATURES: frozenset[str] = frozenset(
         "prefix_jaccard",
         "co_hours_same",
         "co_hours_near",
+        "session_hops",
+        "session_hops_fast",
+        "session_quiet_hops",
+        "session_hop_days",
+        "session_hop_closeness",
+        "quiet_ip_codays",
         "same_ua_family",
         "same_os_family",
         "same_device_type",
@@ -513,7 +566,8 @@ def build_pair_features(
     """Pair features for candidate pairs.
 
     Args:
-        pairs: rows with ``PAIR_KEYS`` (other columns, e.g. ``blocking_keys``, are kept).
+        pairs: rows with ``PAIR_KEYS`` (other columns, e.g. ``blocking_keys``, are kept) and
+            the session evidence columns of ``candidate_pairs`` (missing ones: no evidence).
         features: ``cookie_features`` of the same day (schema ``COOKIE_FEATURES``).
         co_activity_hours: window of ``co_hours_near``.
         site_pair_buckets: number of hashed buckets of ``site_pair_bucket``.
@@ -522,6 +576,7 @@ def build_pair_features(
         ``pairs``' columns plus ``FEATURE_COLUMNS`` (DOUBLE, never null). ``login_hash`` is
         not read: join it separately for labels.
     """
+    pairs = with_evidence(pairs)
     kept = [c for c in pairs.columns if c not in PAIR_KEYS]
     return with_sides(pairs, features).select(
         *PAIR_KEYS,

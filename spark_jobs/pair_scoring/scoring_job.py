@@ -25,6 +25,7 @@ from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS, SCORED_PAIRS, conform
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.pair_scoring.scoring import broadcast_booster, score_pairs
+from spark_jobs.pair_scoring.session_evidence import evidence_present
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ def run_scoring(
         from spark_jobs.pair_scoring.pair_features import build_pair_features
 
         build_features = build_pair_features
-    pairs = read_partition(spark, lake, "candidate_pairs", day).select(*PAIR_KEYS)
+    pairs = read_partition(spark, lake, "candidate_pairs", day)
+    pairs = pairs.select(*PAIR_KEYS, *evidence_present(pairs.columns))
     features = read_partition(spark, lake, "cookie_features", day)
     scored = score_candidates(
         build_features(pairs, features),

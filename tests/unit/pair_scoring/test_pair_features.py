@@ -397,8 +397,53 @@ def test_site_pair_bucket_is_symmetric_bounded_and_spreads(spark) -> None:  # ty
     assert len(set(bucket.values())) >= 12  # 210 site pairs spread over the 16 buckets
 
 
+# Session features read the pair's own evidence columns (no sides): (evidence, expected).
+NO_HOP = {"hops_30s": 0, "hops_120s": 0, "hops_300s": 0, "quiet_hops_300s": 0, "hop_days": 0}
+HOPPED = {"hops_30s": 2, "hops_120s": 3, "hops_300s": 4, "quiet_hops_300s": 1, "hop_days": 2}
+SESSION_CASES: list[tuple[Callable[[], Column], list[tuple[dict[str, int], float]]]] = [
+    (pf.session_hops, [(HOPPED, math.log(5)), (NO_HOP, 0.0)]),
+    (pf.session_hops_fast, [(HOPPED, math.log(3)), (NO_HOP, 0.0)]),
+    (pf.session_quiet_hops, [(HOPPED, math.log(2)), (NO_HOP, 0.0)]),
+    (pf.session_hop_days, [(HOPPED, 2.0), (NO_HOP, 0.0)]),
+    (
+        pf.session_hop_closeness,
+        [
+            (HOPPED | {"hop_min_gap_s": 60}, 0.5),
+            (HOPPED | {"hop_min_gap_s": 0}, 1.0),
+            (NO_HOP, 0.0),
+        ],
+    ),
+    (pf.quiet_ip_codays, [({"quiet_codays": 3}, 3.0), ({}, 0.0)]),
+]
+
+
+@pytest.mark.parametrize(
+    ("fn", "cases"), SESSION_CASES, ids=[fn.__name__ for fn, _ in SESSION_CASES]
+)
+def test_session_comparison(spark, fn, cases) -> None:  # type: ignore[no-untyped-def]
+    from spark_jobs.pair_scoring.session_evidence import with_evidence
+
+    rows = [(i, *(case.get(c) for c in EVIDENCE)) for i, (case, _) in enumerate(cases)]
+    schema = ", ".join(["i int", *(f"{c} long" for c in EVIDENCE)])
+    df = with_evidence(spark.createDataFrame(rows, schema))
+    got = [r.v for r in df.orderBy("i").select(fn().cast("double").alias("v")).collect()]
+    assert got == pytest.approx([expected for _, expected in cases])
+
+
+EVIDENCE = [
+    "hops_30s",
+    "hops_120s",
+    "hops_300s",
+    "quiet_hops_300s",
+    "hop_days",
+    "hop_min_gap_s",
+    "quiet_codays",
+]
+
+
 def test_every_comparison_has_table_cases() -> None:
     tested = {fn.__name__ for fn, _ in CASES} | {"site_pair_bucket"}
+    tested |= {fn.__name__ for fn, _ in SESSION_CASES}
     assert tested == set(pf.FEATURE_COLUMNS)
 
 
