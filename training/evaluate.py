@@ -15,8 +15,16 @@ graph in the headline figures.
 Methods compared on the same cookies (``cookie_features/dt=D`` joined with ``truth/cookies``):
 the graph (``identity_graph/dt=D``; until it exists, scored edges at the champion's threshold
 plus deterministic links, counted as edges without transitive closure), deterministic links
-alone (same login hash), and the naive rule "same top IP and same user agent". Candidate recall
-enumerates only true pairs (within a person), which is small.
+alone (same login hash), the naive rule "same top IP and same user agent", and the
+**session rule**, the floor a model must beat: logins, plus a hop between two sites on a quiet
+IP (one cookie's event followed within 5 minutes by the other's, same IP and exact user
+agent, nobody else's event between), plus two devices on the same quiet IP on 3+ of the same
+days, closed transitively (connected components). Candidate recall enumerates only true pairs
+(within a person), which is small.
+
+``cross_device`` counts, for each method, the people with both a computer cookie and a phone
+cookie (device type from the user agent) and how many of them the method links across the
+two (a computer and a phone cookie of theirs in one cluster).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from idgraph.settings import AppSettings
-from spark_jobs.common.io import partition_exists, path_exists, read_partition
+from spark_jobs.common.io import partition_exists, path_exists, read_partition, read_range
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS
 from training.metrics import prf
@@ -42,6 +50,7 @@ DEFAULT_OUT = os.path.join("benchmarks", "results", "eval.json")
 TARGETS = {
     "graph_precision": 0.95,
     "recall_vs_deterministic": 3.0,
+    "recall_vs_session_rule": 1.0,
     "candidate_recall_sharing_ip": 0.90,
     "max_pairs_per_cookie": 50.0,
 }
@@ -160,6 +169,11 @@ def universe(features: DataFrame, truth: DataFrame) -> DataFrame:
         "ua_family",
         "ua_major",
         "os_family",
+        (
+            F.col("device_type")
+            if "device_type" in features.columns
+            else F.lit(None).cast("string").alias("device_type")
+        ),
         F.concat_ws("\u0001", "site_id", "cookie_id").alias("key"),
         F.col("login_hash").isNotNull().cast("int").alias("logged"),
     )
@@ -245,6 +259,80 @@ def scored_edge_counts(scored: DataFrame, cookies: DataFrame) -> dict[str, int]:
     return {k: int(row[k]) for k in row.asDict()}
 
 
+def rule_clusters(everyone: DataFrame, rule_pairs: DataFrame) -> DataFrame:
+    """``everyone`` with ``rule_cluster``: connected components over login edges (same hash)
+    and ``rule_pairs`` (``PAIR_KEYS``) among these cookies."""
+    from spark_jobs.graph.connected_components import large_small_star
+
+    vid = F.xxhash64("site_id", "cookie_id")  # evaluation only: a collision merges two cookies
+    ids = everyone.select("site_id", "cookie_id", "login_hash", vid.alias("id"))
+    roots = (
+        ids.where(F.col("login_hash").isNotNull())
+        .groupBy("login_hash")
+        .agg(F.min("id").alias("root"))
+    )
+    login_edges = ids.join(roots, "login_hash").select(
+        F.col("id").alias("src"), F.col("root").alias("dst")
+    )
+    side = ids.select("site_id", "cookie_id", "id")
+    rule_edges = (
+        rule_pairs.join(
+            side.withColumnsRenamed({"site_id": "site_id_l", "cookie_id": "cookie_id_l"}),
+            ["site_id_l", "cookie_id_l"],
+        )
+        .withColumnRenamed("id", "src")
+        .join(
+            side.withColumnsRenamed({"site_id": "site_id_r", "cookie_id": "cookie_id_r"}),
+            ["site_id_r", "cookie_id_r"],
+        )
+        .select("src", F.col("id").alias("dst"))
+    )
+    labels = large_small_star(login_edges.unionByName(rule_edges), ids.select("id")).components
+    return (
+        everyone.withColumn("id", vid)
+        .join(labels, "id", "left")
+        .select(*everyone.columns, F.col("component").alias("rule_cluster"))
+    )
+
+
+def cross_device(assigned: DataFrame, *, cluster: Column) -> dict[str, int]:
+    """People with a computer and a phone cookie (``eligible``) and those the clustering links
+    across the two (``linked``). ``assigned`` needs ``person_id``, ``device_type``, ``key``."""
+    df = assigned.withColumn(
+        "c", F.coalesce(cluster.cast("string"), F.concat(F.lit("\u0000"), F.col("key")))
+    )
+    computer = F.col("device_type") == "desktop"
+    phone = F.col("device_type") == "mobile"
+    per_cluster = df.groupBy("person_id", "c").agg(
+        F.max(computer.cast("int")).alias("computer"), F.max(phone.cast("int")).alias("phone")
+    )
+    per_person = per_cluster.groupBy("person_id").agg(
+        F.max("computer").alias("computer"),
+        F.max("phone").alias("phone"),
+        F.max(F.col("computer") * F.col("phone")).alias("linked"),
+    )
+    row = per_person.agg(
+        F.count(F.when((F.col("computer") == 1) & (F.col("phone") == 1), 1)).alias("eligible"),
+        F.count(F.when(F.col("linked") == 1, 1)).alias("linked"),
+    ).first()
+    assert row is not None
+    return {"eligible": int(row["eligible"]), "linked": int(row["linked"])}
+
+
+def _session_rule(
+    spark: SparkSession, settings: AppSettings, lake: Lake, day: dt.date
+) -> DataFrame | None:
+    """The session rule's pairs over the day's window (None without ``session_pairs``)."""
+    from spark_jobs.pair_scoring.session_evidence import session_rule_edges, window_evidence
+
+    start = day - dt.timedelta(days=settings.etl.feature_window_days - 1)
+    try:
+        daily = read_range(spark, lake, "session_pairs", start, day)
+    except FileNotFoundError:
+        return None
+    return session_rule_edges(window_evidence(daily))
+
+
 def _health_churn(spark: SparkSession, lake: Lake, day: dt.date) -> float | None:
     if not partition_exists(spark, lake, "health", day):
         return None
@@ -279,6 +367,21 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
             "naive_ip_ua": pairwise(naive, truth_n),
         },
     }
+    crossing = {
+        "deterministic": cross_device(cookies, cluster=F.col("login_hash")),
+    }
+    rule = _session_rule(spark, settings, lake, day)
+    if rule is not None:
+        ruled = rule_clusters(everyone, rule).cache()
+        result["methods"]["session_rule"] = pairwise(
+            clustering_counts(ruled.where(~F.col("shared")), cluster=F.col("rule_cluster")),
+            truth_n,
+        )
+        crossing["session_rule"] = cross_device(
+            ruled.where(~F.col("shared")), cluster=F.col("rule_cluster")
+        )
+        ruled.unpersist()
+    result["cross_device"] = crossing
     edges = None
     if partition_exists(spark, lake, "scored_pairs", day):
         edges = scored_edge_counts(read_partition(spark, lake, "scored_pairs", day), cookies)
@@ -291,6 +394,9 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
         result["methods"]["graph"] = pairwise(
             clustering_counts(assigned.where(~F.col("shared")), cluster=F.col("unified_id")),
             truth_n,
+        )
+        crossing["graph"] = cross_device(
+            assigned.where(~F.col("shared")), cluster=F.col("unified_id")
         )
         truth_all = truth_counts(everyone)
         result["including_shared_devices"] = {
@@ -334,6 +440,11 @@ def check_targets(result: dict[str, Any]) -> dict[str, Any]:
     measured = {
         "graph_precision": graph["precision"] if graph else None,
         "recall_vs_deterministic": (graph["recall"] / det_recall if graph and det_recall else None),
+        "recall_vs_session_rule": (
+            graph["recall"] / methods["session_rule"]["recall"]
+            if graph and methods.get("session_rule", {}).get("recall")
+            else None
+        ),
         "candidate_recall_sharing_ip": cand["recall_sharing_ip"] if cand else None,
         "max_pairs_per_cookie": cand["pairs_per_cookie"] if cand else None,
     }
@@ -381,6 +492,8 @@ def render(result: dict[str, Any]):  # type: ignore[no-untyped-def]
         other.add_row(
             f"candidates.{key}", f"{value:,.4f}" if isinstance(value, float) else f"{value:,}"
         )
+    for name, c in (result.get("cross_device") or {}).items():
+        other.add_row(f"cross_device.{name}", f"{c['linked']:,} of {c['eligible']:,} people")
     for key in ("graph_source", "largest_component", "churn"):
         if result.get(key) is not None:
             other.add_row(key, str(result[key]))

@@ -204,3 +204,34 @@ def test_evaluate_day_on_a_hand_built_lake(spark, tmp_path):
     everyone = shared["including_shared_devices"]["graph"]
     assert (everyone["predicted_pairs"], everyone["correct_pairs"]) == (3, 1)
     assert everyone["recall"] == pytest.approx(1 / 2)  # c1-c2 found, c3-c4 missed
+
+
+def test_session_rule_clusters_close_logins_and_rule_pairs_transitively(spark):
+    from training.evaluate import cross_device, rule_clusters
+
+    cookies = spark.createDataFrame(
+        [
+            # person 1: a laptop cookie logged in on two sites, a phone cookie hopped to
+            ("a", "1", "L1", 1, "desktop"),
+            ("b", "1", "L1", 1, "desktop"),
+            ("c", "1", None, 1, "mobile"),
+            # person 2: a phone cookie alone, and a laptop cookie the rule never saw
+            ("a", "2", None, 2, "mobile"),
+            ("b", "2", None, 2, "desktop"),
+            # a cookie outside the universe (opted out) must not bridge anyone
+        ],
+        "site_id string, cookie_id string, login_hash string, person_id long, device_type string",
+    ).withColumn("key", F.concat_ws("|", "site_id", "cookie_id"))
+    rule = spark.createDataFrame(
+        [("b", "1", "c", "1"), ("a", "2", "z", "9"), ("b", "2", "z", "9")],
+        "site_id_l string, cookie_id_l string, site_id_r string, cookie_id_r string",
+    )
+    got = {(r.site_id, r.cookie_id): r.rule_cluster for r in rule_clusters(cookies, rule).collect()}
+    assert got["a", "1"] == got["b", "1"] == got["c", "1"]
+    assert got["a", "2"] != got["b", "2"]
+    assert len({got["a", "1"], got["a", "2"], got["b", "2"]}) == 3
+    assert cross_device(rule_clusters(cookies, rule), cluster=F.col("rule_cluster")) == {
+        "eligible": 2,
+        "linked": 1,
+    }
+    assert cross_device(cookies, cluster=F.col("login_hash")) == {"eligible": 2, "linked": 0}
