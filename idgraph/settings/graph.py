@@ -50,6 +50,19 @@ class GraphSettings(IdgraphSettings):
     """Over-merge protection also splits components that hold two or more (non-generic) login
     hashes: scored edges through anonymous cookies joined two people known to differ."""
 
+    session_rule_edges: bool = True
+    """Add the session rule's pairs as probabilistic edges, beside the model's: a hop between
+    two sites on a quiet IP-day, or two devices co-present on a quiet IP on
+    ``session_rule_min_codays`` days (``candidate_pairs`` evidence, ``docs/pairs.md``). They
+    link anonymous browsing on a lake whose model does not exist yet, and they are the first
+    edges over-merge protection drops (score = threshold = ``session_rule_confidence``)."""
+
+    session_rule_min_codays: int = Field(default=3, ge=1)
+    """Days two devices must share a quiet IP for a session-rule edge."""
+
+    session_rule_confidence: float = Field(default=0.9, gt=0.0, le=1.0)
+    """Score (and threshold) of a session-rule edge: the confidence of the cookies it links."""
+
     stable_id_match_rounds: int = Field(default=2, ge=1, le=10)
     """Rounds of mutual-best matching between today's components and yesterday's IDs."""
 

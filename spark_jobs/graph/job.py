@@ -18,7 +18,8 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings, load_settings
+from idgraph.settings import AppSettings, GraphSettings, load_settings
+from spark_jobs.common.evidence import session_rule_edges
 from spark_jobs.common.io import (
     list_partitions,
     partition_exists,
@@ -28,7 +29,7 @@ from spark_jobs.common.io import (
 )
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
 from spark_jobs.common.paths import Lake
-from spark_jobs.common.schemas import IDENTITY_GRAPH, conform
+from spark_jobs.common.schemas import IDENTITY_GRAPH, PAIR_KEYS, conform
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.graph.connected_components import connected_components
 from spark_jobs.graph.edges import (
@@ -77,6 +78,22 @@ def _scored_pairs(
             "scored pairs are empty (no champion model yet): deterministic links only",
         )
     return pairs, int(summary["n"]), summary["v"], ""
+
+
+def _session_rule_pairs(
+    spark: SparkSession, lake: Lake, day: dt.date, gs: GraphSettings
+) -> DataFrame | None:
+    """The session rule's candidate pairs as scored-pair rows (score = threshold = the rule's
+    confidence), or None when the rule is off or the day's candidates carry no evidence."""
+    if not gs.session_rule_edges or not partition_exists(spark, lake, "candidate_pairs", day):
+        return None
+    candidates = read_partition(spark, lake, "candidate_pairs", day)
+    if "quiet_hops_300s" not in candidates.columns:  # written before session evidence
+        return None
+    confidence = F.lit(float(gs.session_rule_confidence))
+    return session_rule_edges(candidates, min_codays=gs.session_rule_min_codays).select(
+        *PAIR_KEYS, confidence.alias("score"), confidence.alias("threshold")
+    )
 
 
 HEALTH_LOOKBACK_DAYS = 90  # earlier health rows read for the gate and the degraded checks
@@ -205,12 +222,26 @@ def run_graph(
 
     cookies = cookie_vertices(features, salts).localCheckpoint()
     det = deterministic_edges(features, generic, salts).localCheckpoint()
-    prob = (
+    model_prob = (
         probabilistic_edges(pairs, features, salts, generic)
         if pairs is not None
         else spark.createDataFrame([], "src long, dst long, score double, threshold double")
     ).localCheckpoint()
+    n_model_prob = model_prob.count()
+    rule_pairs = _session_rule_pairs(spark, lake, day, gs)
+    prob = model_prob
+    if rule_pairs is not None:
+        rule_prob = probabilistic_edges(rule_pairs, features, salts, generic)
+        # A pair both sources link keeps the model's edge (its score, its threshold).
+        prob = model_prob.unionByName(
+            rule_prob.join(model_prob.select("src", "dst"), ["src", "dst"], "left_anti")
+        ).localCheckpoint()
     n_det, n_prob = det.count(), prob.count()
+    n_rule = n_prob - n_model_prob
+    if rule_pairs is not None:
+        log.info("graph %s: %d session-rule edges beside %d model edges", day, n_rule, n_model_prob)
+        if n_rule and pairs is None:
+            note = note.replace("deterministic links only", "deterministic and session-rule links")
 
     cc_options: dict[str, Any] = {
         "implementation": gs.cc_implementation,
@@ -285,7 +316,7 @@ def run_graph(
         "overmerge_parts": overmerge.parts,
         "overmerge_deterministic_only": overmerge.deterministic_only,
         "scored_pairs": volume,
-        "scored_pairs_above_threshold": n_prob,
+        "scored_pairs_above_threshold": n_model_prob,
         "score_histogram": score_figures(
             [(r["bin"], r["pairs"]) for r in scores], bins=gs.score_histogram_bins
         ),

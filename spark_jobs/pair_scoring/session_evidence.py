@@ -28,33 +28,35 @@ Opt-outs need no handling here: a pair whose cookie left ``cookie_features`` nev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from spark_jobs.common.evidence import (
+    EVIDENCE_COLUMNS,
+    HOP_GAPS_SECONDS,
+    NO_HOP_GAP,
+    SESSION_KEY,
+    evidence_present,
+    session_rule_edges,
+    with_evidence,
+)
 from spark_jobs.common.schemas import PAIR_KEYS
 
-SESSION_KEY = "session"
-"""The ``blocking_keys`` entry of a candidate pair that session evidence produced."""
-
-HOP_GAPS_SECONDS = (30, 120, 300)
-"""The gaps at which hops are counted (``hops_30s``, ``hops_120s``, ``hops_300s``)."""
-
-EVIDENCE_COLUMNS: tuple[str, ...] = (
-    "hops_30s",
-    "hops_120s",
-    "hops_300s",
-    "quiet_hops_300s",
-    "hop_days",
-    "hop_min_gap_s",
-    "quiet_codays",
-)
-"""Per-pair window evidence carried by ``candidate_pairs`` (all LONG, never null; a pair without
-hops has ``hop_min_gap_s`` = ``NO_HOP_GAP``)."""
-
-NO_HOP_GAP = 86_400
-"""``hop_min_gap_s`` of a pair that never hopped (a day: far beyond any hop)."""
+__all__ = [
+    "EVIDENCE_COLUMNS",
+    "HOP_GAPS_SECONDS",
+    "NO_HOP_GAP",
+    "SESSION_KEY",
+    "daily_session_pairs",
+    "evidence_present",
+    "hops",
+    "copresence",
+    "ip_busyness",
+    "session_rule_edges",
+    "skipped_ip_days",
+    "window_evidence",
+    "with_evidence",
+]
 
 
 def _ordered(site_a: Column, cookie_a: Column, site_b: Column, cookie_b: Column) -> list[Column]:
@@ -258,30 +260,3 @@ def window_evidence(daily: DataFrame) -> DataFrame:
         F.coalesce(F.min("hop_min_gap_s"), F.lit(NO_HOP_GAP)).cast("long").alias("hop_min_gap_s"),
         F.countDistinct(copresent_day).cast("long").alias("quiet_codays"),
     )
-
-
-def with_evidence(pairs: DataFrame) -> DataFrame:
-    """``pairs`` with every ``EVIDENCE_COLUMNS`` column: pairs from a lake written before the
-    evidence existed get "no evidence" (0, and ``NO_HOP_GAP`` for the gap)."""
-    for name in EVIDENCE_COLUMNS:
-        default = NO_HOP_GAP if name == "hop_min_gap_s" else 0
-        if name not in pairs.columns:
-            pairs = pairs.withColumn(name, F.lit(default).cast("long"))
-        else:
-            pairs = pairs.withColumn(name, F.coalesce(F.col(name), F.lit(default)).cast("long"))
-    return pairs
-
-
-def evidence_present(columns: Sequence[str]) -> list[str]:
-    """The evidence columns among ``columns`` (in ``EVIDENCE_COLUMNS`` order)."""
-    return [c for c in EVIDENCE_COLUMNS if c in columns]
-
-
-def session_rule_edges(
-    evidence: DataFrame, *, min_quiet_hops: int = 1, min_codays: int = 3
-) -> DataFrame:
-    """The no-model baseline's edges: a hop between two sites on a quiet IP, or two devices
-    co-present on a quiet IP on ``min_codays`` or more days. ``PAIR_KEYS`` only."""
-    cross_site = F.col("site_id_l") != F.col("site_id_r")
-    hop = cross_site & (F.col("quiet_hops_300s") >= min_quiet_hops)
-    return evidence.where(hop | (F.col("quiet_codays") >= min_codays)).select(*PAIR_KEYS)
