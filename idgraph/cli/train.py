@@ -42,7 +42,8 @@ def train(
 
             result = run_training(spark, settings, day, on_snapshot=on_snapshot)
     except TrainingFailed as exc:
-        console.print(f"[bold red]{exc.message}[/]")
+        # One line whatever the terminal's width: operators grep for it and alerts quote it.
+        console.print(f"[bold red]{exc.message}[/]", soft_wrap=True)
         console.print(
             f"the failure is recorded in {settings.lake.root}/training/decisions; "
             f"train failed after {time.perf_counter() - started:.0f}s"

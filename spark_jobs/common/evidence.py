@@ -35,22 +35,31 @@ hops has ``hop_min_gap_s`` = ``NO_HOP_GAP``)."""
 NO_HOP_GAP = 86_400
 """``hop_min_gap_s`` of a pair that never hopped (a day: far beyond any hop)."""
 
+RANK_COLUMNS: tuple[str, ...] = ("evidence_rank", "evidence_share")
+"""Where the pair stands among its cookies' candidates (``candidates._with_ranks``):
+``evidence_rank`` (LONG) is the better of its two ranks by blocking weight (1: the strongest
+candidate of one of its cookies; 0: unknown), ``evidence_share`` (DOUBLE) the larger of its
+shares of a cookie's total blocking weight (1.0: a cookie's only candidate)."""
+
 
 def with_evidence(pairs: DataFrame) -> DataFrame:
-    """``pairs`` with every ``EVIDENCE_COLUMNS`` column: pairs from a lake written before the
-    evidence existed get "no evidence" (0, and ``NO_HOP_GAP`` for the gap)."""
+    """``pairs`` with every ``EVIDENCE_COLUMNS`` and ``RANK_COLUMNS`` column: pairs from a lake
+    written before they existed get "no evidence" (0, ``NO_HOP_GAP`` for the gap)."""
     for name in EVIDENCE_COLUMNS:
         default = NO_HOP_GAP if name == "hop_min_gap_s" else 0
         if name not in pairs.columns:
             pairs = pairs.withColumn(name, F.lit(default).cast("long"))
         else:
             pairs = pairs.withColumn(name, F.coalesce(F.col(name), F.lit(default)).cast("long"))
+    for name, kind in zip(RANK_COLUMNS, ("long", "double"), strict=True):
+        value = F.col(name) if name in pairs.columns else F.lit(None)
+        pairs = pairs.withColumn(name, F.coalesce(value.cast(kind), F.lit(0).cast(kind)))
     return pairs
 
 
 def evidence_present(columns: Sequence[str]) -> list[str]:
-    """The evidence columns among ``columns`` (in ``EVIDENCE_COLUMNS`` order)."""
-    return [c for c in EVIDENCE_COLUMNS if c in columns]
+    """The evidence and rank columns among ``columns`` (in their declared order)."""
+    return [c for c in (*EVIDENCE_COLUMNS, *RANK_COLUMNS) if c in columns]
 
 
 def session_rule_edges(

@@ -129,6 +129,9 @@ CANDIDATE_PAIRS = T.StructType(
         T.StructField("hop_days", T.LongType(), False),
         T.StructField("hop_min_gap_s", T.LongType(), False),  # 86400 without a hop
         T.StructField("quiet_codays", T.LongType(), False),  # days co-present on a quiet IP
+        # Standing among each cookie's candidates by block_weight (common/evidence.py).
+        T.StructField("evidence_rank", T.LongType(), False),  # 1: a cookie's strongest pair
+        T.StructField("evidence_share", T.DoubleType(), False),  # of a cookie's total weight
     ]
 )
 

@@ -22,12 +22,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from idgraph.settings.pairs import BLOCKING_KEY_NAMES
+from spark_jobs.common.evidence import EVIDENCE_COLUMNS, RANK_COLUMNS, SESSION_KEY, with_evidence
 from spark_jobs.common.schemas import PAIR_KEYS
-from spark_jobs.pair_scoring.session_evidence import (
-    EVIDENCE_COLUMNS,
-    SESSION_KEY,
-    with_evidence,
-)
 
 COOKIE_KEYS = ["site_id", "cookie_id"]
 # Unit separator between the parts of a composite key: never occurs in ids, prefixes or terms.
@@ -264,9 +260,41 @@ def build_candidates(
     )
     if evidence is not None:
         merged = _with_session_block(merged, features, evidence)
-    return with_evidence(_cap_pairs_per_cookie(merged, max_pairs_per_cookie)).select(
-        *PAIR_KEYS, "blocking_keys", "block_weight", "n_blocks", *EVIDENCE_COLUMNS
+    capped = with_evidence(_cap_pairs_per_cookie(merged, max_pairs_per_cookie))
+    return _with_ranks(capped.drop(*RANK_COLUMNS)).select(
+        *PAIR_KEYS, "blocking_keys", "block_weight", "n_blocks", *EVIDENCE_COLUMNS, *RANK_COLUMNS
     )
+
+
+def _with_ranks(pairs: DataFrame) -> DataFrame:
+    """``pairs`` with ``RANK_COLUMNS``: "clearly its best match" is evidence a global threshold
+    cannot see, so each pair learns its rank and share among each of its cookies' candidates."""
+    sides = [
+        pairs.select(
+            *PAIR_KEYS,
+            "block_weight",
+            F.col(f"site_id_{s}").alias("_site"),
+            F.col(f"cookie_id_{s}").alias("_cookie"),
+        )
+        for s in ("l", "r")
+    ]
+    cookie = Window.partitionBy("_site", "_cookie")
+    ranked = (
+        sides[0]
+        .unionByName(sides[1])
+        .withColumn(
+            "_rank",
+            F.row_number().over(
+                cookie.orderBy(F.col("block_weight").desc(), *(F.col(c) for c in PAIR_KEYS))
+            ),
+        )
+        .withColumn("_share", F.col("block_weight") / F.sum("block_weight").over(cookie))
+    )
+    per_pair = ranked.groupBy(*PAIR_KEYS).agg(
+        F.min("_rank").cast("long").alias("evidence_rank"),
+        F.coalesce(F.max("_share"), F.lit(0.0)).cast("double").alias("evidence_share"),
+    )
+    return pairs.join(per_pair, PAIR_KEYS)
 
 
 def _with_session_block(merged: DataFrame, features: DataFrame, evidence: DataFrame) -> DataFrame:

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from spark_jobs.common.evidence import with_evidence
 from spark_jobs.common.schemas import PAIR_KEYS
-from spark_jobs.pair_scoring.session_evidence import with_evidence
 
 SIDE_COLUMNS = [
     "first_seen",
@@ -228,6 +228,19 @@ def quiet_ip_codays() -> Column:
     return _nz(F.col("quiet_codays"))
 
 
+def candidate_rank_inverse() -> Column:
+    """1 / the pair's better rank among its two cookies' candidates by blocking weight (1.0:
+    the strongest candidate of one of them). Default 0 (unknown)."""
+    rank = F.col("evidence_rank").cast("double")
+    return _or_default(rank > 0, F.lit(1.0) / rank)
+
+
+def candidate_weight_share() -> Column:
+    """The larger of the pair's shares of one cookie's total blocking weight (1.0: that
+    cookie's only candidate). Default 0."""
+    return _nz(F.col("evidence_share"))
+
+
 # --- Device and geography ----------------------------------------------------------------
 
 
@@ -434,6 +447,8 @@ COMPARISONS: dict[str, Callable[..., Column]] = {
     "session_hop_days": session_hop_days,
     "session_hop_closeness": session_hop_closeness,
     "quiet_ip_codays": quiet_ip_codays,
+    "candidate_rank_inverse": candidate_rank_inverse,
+    "candidate_weight_share": candidate_weight_share,
     "same_ua_family": same_ua_family,
     "same_os_family": same_os_family,
     "same_device_type": same_device_type,
@@ -480,6 +495,8 @@ EVIDENCE_FEATURES: frozenset[str] = frozenset(
         "session_hop_days",
         "session_hop_closeness",
         "quiet_ip_codays",
+        "candidate_rank_inverse",
+        "candidate_weight_share",
         "same_ua_family",
         "same_os_family",
         "same_device_type",

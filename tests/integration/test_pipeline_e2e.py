@@ -131,7 +131,7 @@ def test_backfill_and_first_model(history, spark) -> None:  # type: ignore[no-un
     )
     assert recon.quarantined > 0  # bad records were injected and caught
     # Without a champion the scoring stage waits (an explicit empty day), the graph still
-    # links deterministic logins.
+    # links deterministic logins and the session rule's pairs.
     for report in reports:
         scoring = next(r for r in report.results if r.stage == "scoring")
         assert scoring.skipped and scoring.note == NO_CHAMPION
@@ -140,7 +140,16 @@ def test_backfill_and_first_model(history, spark) -> None:  # type: ignore[no-un
     for report in reports:
         health = read_partition(spark, lake, "health", report.day).first()
         assert health is not None and health.degraded is False, health.degraded_reasons
-        assert health.model_version is None and health.probabilistic_edges == 0
+        assert health.model_version is None and health.scored_pairs_above_threshold == 0
+    # Session evidence: every day's session pairs were written, the candidates carry them, and
+    # the session rule links anonymous browsing before any model exists.
+    last = reports[-1].day
+    for report in reports:
+        assert read_partition(spark, lake, "session_pairs", report.day).count() > 0
+    candidates = read_partition(spark, lake, "candidate_pairs", last)
+    from_sessions = candidates.where(F.array_contains("blocking_keys", "session"))
+    assert from_sessions.where(F.col("hops_30s") > 0).count() > 0
+    assert read_partition(spark, lake, "health", last).first().probabilistic_edges > 0
     assert not trained.skipped, trained.note
     # Each snapshot's examples were written on their own and counted as they were written.
     run = trained.summary["run"]
@@ -192,7 +201,8 @@ def test_daily_cli_scores_with_the_champion_and_publishes(history, daily, valkey
     assert graph.select("site_id", "cookie_id").distinct().count() == graph.count()
     assert {r.link_type for r in graph.select("link_type").distinct().collect()} <= set(LINK_TYPES)
     assert graph.where(~F.col("confidence").between(0.0, 1.0)).count() == 0
-    assert graph.where(F.col("link_type") == "probabilistic").count() > 0  # the model was used
+    assert graph.where(F.col("link_type") == "probabilistic").count() > 0
+    assert health.scored_pairs_above_threshold > 0  # the model was used
 
     # cookies sharing a login hash share a unified id (unless the hash was found generic)
     logins = features.where(F.col("login_hash").isNotNull()).join(graph, ["site_id", "cookie_id"])
@@ -275,7 +285,7 @@ def test_a_day_without_its_lost_model_is_degraded(history, daily, valkey, spark)
     assert graph.summary["degraded"].startswith("DEGRADED: scored without a model although")
     health = read_partition(spark, Lake(str(root)), "health", LAST).first()
     assert health is not None and health.degraded is True and health.model_version is None
-    assert health.probabilistic_edges == 0 and not health.gate_passed
+    assert health.scored_pairs_above_threshold == 0 and not health.gate_passed
     assert any(f.startswith("degraded: ") for f in health.gate_failures)
 
     refused = run_day(spark, settings, LAST, stages=(PUBLISH_STAGE,))

@@ -414,6 +414,11 @@ SESSION_CASES: list[tuple[Callable[[], Column], list[tuple[dict[str, int], float
         ],
     ),
     (pf.quiet_ip_codays, [({"quiet_codays": 3}, 3.0), ({}, 0.0)]),
+    (
+        pf.candidate_rank_inverse,
+        [({"evidence_rank": 1}, 1.0), ({"evidence_rank": 4}, 0.25), ({}, 0.0)],
+    ),
+    (pf.candidate_weight_share, [({"evidence_share": 0.75}, 0.75), ({}, 0.0)]),
 ]
 
 
@@ -424,21 +429,23 @@ def test_session_comparison(spark, fn, cases) -> None:  # type: ignore[no-untype
     from spark_jobs.pair_scoring.session_evidence import with_evidence
 
     rows = [(i, *(case.get(c) for c in EVIDENCE)) for i, (case, _) in enumerate(cases)]
-    schema = ", ".join(["i int", *(f"{c} long" for c in EVIDENCE)])
+    schema = ", ".join(["i int", *(f"{c} {EVIDENCE[c]}" for c in EVIDENCE)])
     df = with_evidence(spark.createDataFrame(rows, schema))
     got = [r.v for r in df.orderBy("i").select(fn().cast("double").alias("v")).collect()]
     assert got == pytest.approx([expected for _, expected in cases])
 
 
-EVIDENCE = [
-    "hops_30s",
-    "hops_120s",
-    "hops_300s",
-    "quiet_hops_300s",
-    "hop_days",
-    "hop_min_gap_s",
-    "quiet_codays",
-]
+EVIDENCE = {
+    "hops_30s": "long",
+    "hops_120s": "long",
+    "hops_300s": "long",
+    "quiet_hops_300s": "long",
+    "hop_days": "long",
+    "hop_min_gap_s": "long",
+    "quiet_codays": "long",
+    "evidence_rank": "long",
+    "evidence_share": "double",
+}
 
 
 def test_every_comparison_has_table_cases() -> None:

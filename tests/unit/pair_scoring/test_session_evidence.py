@@ -116,6 +116,7 @@ def test_with_evidence_fills_old_pairs(spark) -> None:  # type: ignore[no-untype
     pairs = spark.createDataFrame([("a", "1", "b", "2")], PAIR_KEYS)
     row = with_evidence(pairs).first()
     assert [row[c] for c in EVIDENCE_COLUMNS] == [0, 0, 0, 0, 0, NO_HOP_GAP, 0]
+    assert (row["evidence_rank"], row["evidence_share"]) == (0, 0.0)
 
 
 def test_evidence_pairs_become_candidates_unless_opted_out(spark, make_features) -> None:  # type: ignore[no-untyped-def]
@@ -144,3 +145,22 @@ def test_evidence_pairs_become_candidates_unless_opted_out(spark, make_features)
     (pair,) = pairs
     assert pair["blocking_keys"] == ["session"] and pair["hops_300s"] == 1
     assert pair["block_weight"] == pytest.approx(1.0) and pair["n_blocks"] == 1
+    assert (pair["evidence_rank"], pair["evidence_share"]) == (1, 1.0)
+
+
+def test_ranks_and_shares_among_a_cookies_candidates(spark, make_features) -> None:  # type: ignore[no-untyped-def]
+    # a (laptop) shares a quiet home IP with b alone and an office IP with c and d
+    features = make_features(
+        [
+            cookie("s1", "a", ips=["home.1", ("office.1", 900)]),
+            cookie("s2", "b", ips=["home.1"]),
+            cookie("s3", "c", ips=[("office.1", 900)]),
+            cookie("s4", "d", ips=[("office.1", 900)]),
+        ]
+    )
+    pairs = build_candidates(features, max_block_size=50, keys=["ip"])
+    got = {(r.cookie_id_l, r.cookie_id_r): r for r in pairs.collect()}
+    ab, ac = got["a", "b"], got["a", "c"]
+    assert ab.evidence_rank == 1  # a's strongest: its home IP (weight 1 + 0) vs office (1/2)
+    assert ab.evidence_share == pytest.approx(1.0)  # b's only candidate
+    assert ac.evidence_rank in (1, 2) and ac.evidence_share == pytest.approx(0.5)
