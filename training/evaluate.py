@@ -319,18 +319,18 @@ def cross_device(assigned: DataFrame, *, cluster: Column) -> dict[str, int]:
     return {"eligible": int(row["eligible"]), "linked": int(row["linked"])}
 
 
-def _session_rule(
+def _window_evidence(
     spark: SparkSession, settings: AppSettings, lake: Lake, day: dt.date
 ) -> DataFrame | None:
-    """The session rule's pairs over the day's window (None without ``session_pairs``)."""
-    from spark_jobs.pair_scoring.session_evidence import session_rule_edges, window_evidence
+    """The session evidence over the day's window (None without ``session_pairs``)."""
+    from spark_jobs.pair_scoring.session_evidence import window_evidence
 
     start = day - dt.timedelta(days=settings.etl.feature_window_days - 1)
     try:
         daily = read_range(spark, lake, "session_pairs", start, day)
     except FileNotFoundError:
         return None
-    return session_rule_edges(window_evidence(daily))
+    return window_evidence(daily)
 
 
 def _health_churn(spark: SparkSession, lake: Lake, day: dt.date) -> float | None:
@@ -370,17 +370,24 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
     crossing = {
         "deterministic": cross_device(cookies, cluster=F.col("login_hash")),
     }
-    rule = _session_rule(spark, settings, lake, day)
-    if rule is not None:
-        ruled = rule_clusters(everyone, rule).cache()
-        result["methods"]["session_rule"] = pairwise(
-            clustering_counts(ruled.where(~F.col("shared")), cluster=F.col("rule_cluster")),
-            truth_n,
-        )
-        crossing["session_rule"] = cross_device(
-            ruled.where(~F.col("shared")), cluster=F.col("rule_cluster")
-        )
-        ruled.unpersist()
+    evidence = _window_evidence(spark, settings, lake, day)
+    if evidence is not None:
+        from spark_jobs.common.evidence import session_rule_edges
+
+        evidence = evidence.cache()
+        # The floor as stated (hops + 3 co-present days) and the graph's own rule (hops).
+        for name, codays in (("session_rule", 3), ("session_rule_hops", 0)):
+            rule = session_rule_edges(evidence, min_codays=codays)
+            ruled = rule_clusters(everyone, rule).cache()
+            result["methods"][name] = pairwise(
+                clustering_counts(ruled.where(~F.col("shared")), cluster=F.col("rule_cluster")),
+                truth_n,
+            )
+            crossing[name] = cross_device(
+                ruled.where(~F.col("shared")), cluster=F.col("rule_cluster")
+            )
+            ruled.unpersist()
+        evidence.unpersist()
     result["cross_device"] = crossing
     edges = None
     if partition_exists(spark, lake, "scored_pairs", day):

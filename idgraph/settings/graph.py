@@ -52,13 +52,15 @@ class GraphSettings(IdgraphSettings):
 
     session_rule_edges: bool = True
     """Add the session rule's pairs as probabilistic edges, beside the model's: a hop between
-    two sites on a quiet IP-day, or two devices co-present on a quiet IP on
-    ``session_rule_min_codays`` days (``candidate_pairs`` evidence, ``docs/pairs.md``). They
-    link anonymous browsing on a lake whose model does not exist yet, and they are the first
-    edges over-merge protection drops (score = threshold = ``session_rule_confidence``)."""
+    two sites on a quiet IP-day (``candidate_pairs`` evidence, ``docs/pairs.md``). They link
+    anonymous browsing before a model exists, and they are the first edges over-merge
+    protection drops (score = threshold = ``session_rule_confidence``)."""
 
-    session_rule_min_codays: int = Field(default=3, ge=1)
-    """Days two devices must share a quiet IP for a session-rule edge."""
+    session_rule_min_codays: int = Field(default=0, ge=0)
+    """Also link two devices co-present on a quiet IP on this many days (0: never). Off by
+    default: a couple's two phones on their home IP share most days, so on its own this is
+    household evidence, not person evidence (on the simulator 22% of such pairs at 3 days
+    are one person); the model reads it as the feature ``quiet_ip_codays``."""
 
     session_rule_confidence: float = Field(default=0.9, gt=0.0, le=1.0)
     """Score (and threshold) of a session-rule edge: the confidence of the cookies it links."""

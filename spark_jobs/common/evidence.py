@@ -65,8 +65,11 @@ def evidence_present(columns: Sequence[str]) -> list[str]:
 def session_rule_edges(
     evidence: DataFrame, *, min_quiet_hops: int = 1, min_codays: int = 3
 ) -> DataFrame:
-    """The no-model baseline's edges: a hop between two sites on a quiet IP, or two devices
-    co-present on a quiet IP on ``min_codays`` or more days. ``PAIR_KEYS`` only."""
+    """The no-model rule's edges: a hop between two sites on a quiet IP-day, or (unless
+    ``min_codays`` is 0) two devices co-present on a quiet IP on ``min_codays`` or more days.
+    ``PAIR_KEYS`` only."""
     cross_site = F.col("site_id_l") != F.col("site_id_r")
-    hop = cross_site & (F.col("quiet_hops_300s") >= min_quiet_hops)
-    return evidence.where(hop | (F.col("quiet_codays") >= min_codays)).select(*PAIR_KEYS)
+    rule = cross_site & (F.col("quiet_hops_300s") >= min_quiet_hops)
+    if min_codays > 0:
+        rule = rule | (F.col("quiet_codays") >= min_codays)
+    return evidence.where(rule).select(*PAIR_KEYS)

@@ -36,6 +36,8 @@ def _pair(l_site: str, l_cookie: str, r_site: str, r_cookie: str, **evidence: in
         1.0,
         1,
         *(values[c] for c in EVIDENCE_COLUMNS),
+        1,  # evidence_rank
+        1.0,  # evidence_share
     )
 
 
@@ -78,13 +80,23 @@ def _graph(spark, lake: Lake, **graph: object) -> dict[tuple[str, str], tuple]: 
 def test_rule_pairs_link_anonymous_cookies_without_a_model(spark, lake) -> None:  # type: ignore[no-untyped-def]
     result, graph = _graph(spark, lake)
     uid = {k: v[0] for k, v in graph.items()}
-    assert uid["news", "n1"] == uid["mail", "m1"] == uid["shop", "phone"]
+    assert uid["news", "n1"] == uid["mail", "m1"]
     assert graph["mail", "m1"][1] == "probabilistic"
     assert graph["mail", "m1"][2] == pytest.approx(0.9)
+    # co-presence alone is household evidence: not a person link by default
+    assert uid["shop", "phone"] != uid["news", "n1"]
     # busy-IP hops and two co-present days are not the rule
     assert len({uid["news", "n2"], uid["mail", "m2"], uid["shop", "s3"]}) == 3
     # never an edge between two different logins
     assert uid["news", "la"] != uid["mail", "lb"]
+    assert result.summary["probabilistic_edges"] == 1
+
+
+def test_co_present_days_link_when_asked(spark, lake) -> None:  # type: ignore[no-untyped-def]
+    result, graph = _graph(spark, lake, session_rule_min_codays=3)
+    uid = {k: v[0] for k, v in graph.items()}
+    assert uid["news", "n1"] == uid["mail", "m1"] == uid["shop", "phone"]
+    assert uid["news", "n2"] != uid["shop", "s3"]
     assert result.summary["probabilistic_edges"] == 2
 
 
