@@ -83,17 +83,21 @@ def _scored_pairs(
 def _session_rule_pairs(
     spark: SparkSession, lake: Lake, day: dt.date, gs: GraphSettings
 ) -> DataFrame | None:
-    """The session rule's candidate pairs as scored-pair rows (score = threshold = the rule's
-    confidence), or None when the rule is off or the day's candidates carry no evidence."""
+    """The session rule's candidate pairs as scored-pair rows (threshold: the rule's
+    confidence; score: the strong confidence for repeated hops), or None when the rule is off
+    or the day's candidates carry no evidence."""
     if not gs.session_rule_edges or not partition_exists(spark, lake, "candidate_pairs", day):
         return None
     candidates = read_partition(spark, lake, "candidate_pairs", day)
     if "quiet_hops_300s" not in candidates.columns:  # written before session evidence
         return None
-    confidence = F.lit(float(gs.session_rule_confidence))
-    return session_rule_edges(candidates, min_codays=gs.session_rule_min_codays).select(
-        *PAIR_KEYS, confidence.alias("score"), confidence.alias("threshold")
-    )
+    base = F.lit(float(gs.session_rule_confidence))
+    strong = (F.col("hop_days") >= 2) | (F.col("quiet_hops_300s") >= 2)
+    score = F.when(strong, F.lit(float(gs.session_rule_strong_confidence))).otherwise(base)
+    ruled = session_rule_edges(candidates, min_codays=gs.session_rule_min_codays)
+    return ruled.join(
+        candidates.select(*PAIR_KEYS, "hop_days", "quiet_hops_300s"), PAIR_KEYS
+    ).select(*PAIR_KEYS, F.greatest(score, base).alias("score"), base.alias("threshold"))
 
 
 HEALTH_LOOKBACK_DAYS = 90  # earlier health rows read for the gate and the degraded checks
