@@ -139,16 +139,35 @@ def _write_counted(df: DataFrame, expected: int, lake: Lake, table: str, day: dt
     return int(observation.get["rows"])
 
 
+def check_ip_hash_key(settings: AppSettings) -> None:
+    """Refuse the public development IP key anywhere but a local lake.
+
+    Raises:
+        StageFailed: one line naming the setting.
+    """
+    from idgraph.settings.etl import DEV_IP_HASH_KEY
+
+    lake = Lake(settings.lake.root)
+    if not lake.is_local and settings.etl.ip_hash_key.get_secret_value() == DEV_IP_HASH_KEY:
+        raise StageFailed(
+            STAGE,
+            f"refusing the development IP hash key for the non-local lake {lake.root}: set "
+            "IDGRAPH_ETL_IP_HASH_KEY (etl.ip_hash_key) to the production secret",
+        )
+
+
 def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageResult:
     """Validate and clean day ``day``'s raw pixel lines.
 
     Writes ``visits/dt=D``, ``quarantine/dt=D`` and ``reconciliation/dt=D``.
 
     Raises:
-        StageFailed: no raw data for the day, a broken reconciliation identity, or a failed
+        StageFailed: the development IP key on a non-local lake (``check_ip_hash_key``), no
+            raw data for the day, a broken reconciliation identity, or a failed
             visits suite. Then ``visits/dt=D`` is removed while ``quarantine`` and
             ``reconciliation`` stay for the post-mortem.
     """
+    check_ip_hash_key(settings)
     started = time.perf_counter()
     steps: dict[str, float] = {}
     lake = Lake(settings.lake.root)
