@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Annotated
 
@@ -201,7 +202,8 @@ def demo(
     console.rule("5/6 evaluate against the simulator's ground truth")
     from training.evaluate import run_evaluation
 
-    run_evaluation(spark, settings, plan.last_day)
+    # Into the demo's own lake: benchmarks/results/eval.json holds `make eval`'s figures.
+    run_evaluation(spark, settings, plan.last_day, out=os.path.join(lake, "evaluation.json"))
     spark.stop()
     t = lap("evaluate", t)
 
