@@ -41,7 +41,7 @@ from pyspark.sql import functions as F
 from idgraph.settings import AppSettings
 from spark_jobs.common.io import partition_exists, path_exists, read_partition, read_range
 from spark_jobs.common.paths import Lake
-from spark_jobs.common.schemas import PAIR_KEYS
+from spark_jobs.common.schemas import PAIR_KEYS, pair_ordered
 from training.metrics import prf
 
 log = logging.getLogger(__name__)
@@ -191,10 +191,7 @@ def true_pairs(cookies: DataFrame) -> DataFrame:
     )
     left = side.select(*(F.col(c).alias(f"{c}_l") for c in side.columns))
     right = side.select(*(F.col(c).alias(f"{c}_r") for c in side.columns))
-    ordered = (F.col("site_id_l") < F.col("site_id_r")) | (
-        (F.col("site_id_l") == F.col("site_id_r")) & (F.col("cookie_id_l") < F.col("cookie_id_r"))
-    )
-    return left.join(right, (F.col("person_id_l") == F.col("person_id_r")) & ordered).select(
+    return left.join(right, (F.col("person_id_l") == F.col("person_id_r")) & pair_ordered()).select(
         *PAIR_KEYS,
         ((F.col("logged_l") == 0) | (F.col("logged_r") == 0)).alias("anonymous"),
         F.coalesce(

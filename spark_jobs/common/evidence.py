@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from spark_jobs.common.schemas import PAIR_KEYS
@@ -62,14 +62,20 @@ def evidence_present(columns: Sequence[str]) -> list[str]:
     return [c for c in (*EVIDENCE_COLUMNS, *RANK_COLUMNS) if c in columns]
 
 
-def session_rule_edges(
-    evidence: DataFrame, *, min_quiet_hops: int = 1, min_codays: int = 3
-) -> DataFrame:
-    """The no-model rule's edges: a hop between two sites on a quiet IP-day, or (unless
-    ``min_codays`` is 0) two devices co-present on a quiet IP on ``min_codays`` or more days.
-    ``PAIR_KEYS`` only."""
+def session_rule(*, min_quiet_hops: int = 1, min_codays: int = 3) -> Column:
+    """The no-model rule over evidence columns: a hop between two sites on a quiet IP-day, or
+    (unless ``min_codays`` is 0) two devices co-present on a quiet IP on ``min_codays`` or more
+    days."""
     cross_site = F.col("site_id_l") != F.col("site_id_r")
     rule = cross_site & (F.col("quiet_hops_300s") >= min_quiet_hops)
     if min_codays > 0:
         rule = rule | (F.col("quiet_codays") >= min_codays)
+    return rule
+
+
+def session_rule_edges(
+    evidence: DataFrame, *, min_quiet_hops: int = 1, min_codays: int = 3
+) -> DataFrame:
+    """The pairs of ``evidence`` that ``session_rule`` links: ``PAIR_KEYS`` only."""
+    rule = session_rule(min_quiet_hops=min_quiet_hops, min_codays=min_codays)
     return evidence.where(rule).select(*PAIR_KEYS)

@@ -6,7 +6,8 @@ against one of them at the edge where it is written.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 # Raw event fields as the ETL parses them (everything as read; validation decides).
@@ -111,6 +112,16 @@ COOKIE_FEATURES = T.StructType(
 
 # candidate_pairs/dt=D: each unordered pair once, (site_id_l, cookie_id_l) < (…_r).
 PAIR_KEYS = ["site_id_l", "cookie_id_l", "site_id_r", "cookie_id_r"]
+
+
+def pair_ordered() -> Column:
+    """True when ``(site_id_l, cookie_id_l) < (site_id_r, cookie_id_r)``: each unordered pair
+    of a self-join kept once, in the order every pair table uses."""
+    return (F.col("site_id_l") < F.col("site_id_r")) | (
+        (F.col("site_id_l") == F.col("site_id_r")) & (F.col("cookie_id_l") < F.col("cookie_id_r"))
+    )
+
+
 CANDIDATE_PAIRS = T.StructType(
     [
         T.StructField("site_id_l", T.StringType(), False),

@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from idgraph.settings import AppSettings, GraphSettings, load_settings
-from spark_jobs.common.evidence import session_rule_edges
+from spark_jobs.common.evidence import session_rule
 from spark_jobs.common.io import (
     list_partitions,
     partition_exists,
@@ -94,10 +94,9 @@ def _session_rule_pairs(
     base = F.lit(float(gs.session_rule_confidence))
     strong = (F.col("hop_days") >= 2) | (F.col("quiet_hops_300s") >= 2)
     score = F.when(strong, F.lit(float(gs.session_rule_strong_confidence))).otherwise(base)
-    ruled = session_rule_edges(candidates, min_codays=gs.session_rule_min_codays)
-    return ruled.join(
-        candidates.select(*PAIR_KEYS, "hop_days", "quiet_hops_300s"), PAIR_KEYS
-    ).select(*PAIR_KEYS, F.greatest(score, base).alias("score"), base.alias("threshold"))
+    return candidates.where(session_rule(min_codays=gs.session_rule_min_codays)).select(
+        *PAIR_KEYS, F.greatest(score, base).alias("score"), base.alias("threshold")
+    )
 
 
 HEALTH_LOOKBACK_DAYS = 90  # earlier health rows read for the gate and the degraded checks

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 
 from idgraph.settings.pairs import BLOCKING_KEY_NAMES
 from spark_jobs.common.evidence import EVIDENCE_COLUMNS, RANK_COLUMNS, SESSION_KEY, with_evidence
-from spark_jobs.common.schemas import PAIR_KEYS
+from spark_jobs.common.schemas import PAIR_KEYS, pair_ordered
 
 COOKIE_KEYS = ["site_id", "cookie_id"]
 # Unit separator between the parts of a composite key: never occurs in ids, prefixes or terms.
@@ -177,10 +177,7 @@ def _pairs_in_blocks(members: DataFrame, sizes: DataFrame) -> DataFrame:
         F.col("site_id").alias("site_id_r"),
         F.col("cookie_id").alias("cookie_id_r"),
     )
-    ordered = (F.col("site_id_l") < F.col("site_id_r")) | (
-        (F.col("site_id_l") == F.col("site_id_r")) & (F.col("cookie_id_l") < F.col("cookie_id_r"))
-    )
-    return left.join(right, ["key", "block_id"]).where(ordered)
+    return left.join(right, ["key", "block_id"]).where(pair_ordered())
 
 
 def _cap_pairs_per_cookie(pairs: DataFrame, max_pairs_per_cookie: int) -> DataFrame:

@@ -40,7 +40,7 @@ from spark_jobs.common.evidence import (
     session_rule_edges,
     with_evidence,
 )
-from spark_jobs.common.schemas import PAIR_KEYS
+from spark_jobs.common.schemas import PAIR_KEYS, pair_ordered
 
 __all__ = [
     "EVIDENCE_COLUMNS",
@@ -146,26 +146,19 @@ def copresence(
         .select("_day", "ip_hash", "site_id", "cookie_id", "ua_hash")
         .distinct()
     )
-    left = members.select(
-        "_day",
-        "ip_hash",
-        F.col("site_id").alias("site_id_l"),
-        F.col("cookie_id").alias("cookie_id_l"),
-        F.col("ua_hash").alias("ua_l"),
-    )
-    right = members.select(
-        "_day",
-        "ip_hash",
-        F.col("site_id").alias("site_id_r"),
-        F.col("cookie_id").alias("cookie_id_r"),
-        F.col("ua_hash").alias("ua_r"),
-    )
-    ordered = (F.col("site_id_l") < F.col("site_id_r")) | (
-        (F.col("site_id_l") == F.col("site_id_r")) & (F.col("cookie_id_l") < F.col("cookie_id_r"))
+    left, right = (
+        members.select(
+            "_day",
+            "ip_hash",
+            F.col("site_id").alias(f"site_id_{side}"),
+            F.col("cookie_id").alias(f"cookie_id_{side}"),
+            F.col("ua_hash").alias(f"ua_{side}"),
+        )
+        for side in ("l", "r")
     )
     return (
         left.join(right, ["_day", "ip_hash"])
-        .where(ordered & (F.col("ua_l") != F.col("ua_r")))
+        .where(pair_ordered() & (F.col("ua_l") != F.col("ua_r")))
         .select("_day", *PAIR_KEYS)
         .distinct()
     )
