@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--people", type=int, default=SimulatorSettings().people)
     parser.add_argument("--seed", type=int, default=SimulatorSettings().seed)
+    parser.add_argument(
+        "--panel-share",
+        type=float,
+        default=SimulatorSettings().panel_share,
+        help="share of people in the consented panel (a new lake only)",
+    )
     parser.add_argument("--fresh", action="store_true", help="rebuild the lake from scratch")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -68,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     days = day_range(START, START + dt.timedelta(days=args.days - 1))
     if not os.path.exists(os.path.join(args.lake, "truth", "cookies")):
         print(f"simulating {args.people} people x {args.days} days into {args.lake}")
-        simulate(args.lake, START, args.days, args.people, args.seed)
+        simulate(args.lake, START, args.days, args.people, args.seed, panel_share=args.panel_share)
     timings["simulate"] = round(time.perf_counter() - started, 1)
 
     settings = load_settings(lake={"root": args.lake})
@@ -113,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     timings["evaluate"] = round(time.perf_counter() - t, 1)
     spark.stop()
     result |= {
-        "lake": {"root": args.lake, "days": args.days, "people": args.people, "seed": args.seed},
+        "lake": {
+            "root": args.lake,
+            "days": args.days,
+            "people": args.people,
+            "seed": args.seed,
+            "panel_share": args.panel_share,
+        },
         "training": trained.summary | {"note": trained.note},
         "last_day_stages": {r.stage: r.summary for r in report.results},
         "seconds": timings,

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # (stage name, "module:function"), in the order a day runs them.
 DAILY_STAGES: tuple[tuple[str, str], ...] = (
     ("etl", "spark_jobs.etl.job:run_etl"),
+    ("panel", "spark_jobs.etl.panel:run_panel"),
     ("features", "spark_jobs.etl.features_job:run_features"),
     ("candidates", "spark_jobs.pair_scoring.candidates_job:run_candidates"),
     ("scoring", "spark_jobs.pair_scoring.scoring_job:run_scoring"),

@@ -52,6 +52,7 @@ def fit_classifier(
     num_workers: int,
     pos_weight: float,
     label_col: str = "label",
+    weight_col: str | None = None,
 ):  # type: ignore[no-untyped-def]
     """Fit a ``SparkXGBClassifier`` on ``train`` (feature columns + integer label).
 
@@ -76,6 +77,7 @@ def fit_classifier(
         tree_method="hist",
         eval_metric="aucpr",
         random_state=settings.seed,
+        **({"weight_col": weight_col} if weight_col else {}),
         verbose=False,  # no per-round metric lines in the job's output (the summary has them)
         **extra,
     )

@@ -28,6 +28,7 @@ from spark_jobs.common.io import delete_path, list_children, list_partitions, re
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS
 from spark_jobs.common.stage import StageFailed, StageResult
+from spark_jobs.etl.panel import read_panel
 from spark_jobs.pair_scoring.scoring import broadcast_booster, score_pairs
 from training import examples as ex
 from training import registry
@@ -59,10 +60,37 @@ def _read_days(spark: SparkSession, lake: Lake, table: str, days: Sequence[dt.da
 
 
 def _label_counts(examples: DataFrame) -> dict[str, dict[str, int]]:
-    counts = {s: {"positives": 0, "negatives": 0} for s in SPLITS}
-    for row in examples.groupBy("split", "label").count().collect():  # at most 6 rows
-        counts[row["split"]]["positives" if row["label"] == 1 else "negatives"] = row["count"]
+    """Positives and negatives per split, in all and of panel-labelled pairs alone."""
+    counts = {
+        s: {"positives": 0, "negatives": 0, "panel_positives": 0, "panel_negatives": 0}
+        for s in SPLITS
+    }
+    rows = examples.groupBy("split", "label", "label_source").count().collect()  # <= 12 rows
+    for row in rows:
+        kind = "positives" if row["label"] == 1 else "negatives"
+        counts[row["split"]][kind] += row["count"]
+        if row["label_source"] == ex.PANEL:
+            counts[row["split"]][f"panel_{kind}"] += row["count"]
     return counts
+
+
+def _threshold_pairs(counts: dict[str, dict[str, int]], settings: AppSettings) -> tuple[str, str]:
+    """Which validation pairs choose the threshold: (``panel`` or ``login``, why)."""
+    cfg = settings.training
+    val = counts[VALIDATION]
+    if val["panel_positives"] >= cfg.min_panel_positives and (
+        val["panel_negatives"] >= cfg.min_panel_negatives
+    ):
+        return ex.PANEL, (
+            f"chosen on the held-out panelists' {val['panel_positives']} positive and "
+            f"{val['panel_negatives']} negative pairs"
+        )
+    return ex.LOGIN, (
+        f"chosen on every validation pair ({val['positives']} positives, {val['negatives']} "
+        f"negatives): the held-out panelists have {val['panel_positives']} positive and "
+        f"{val['panel_negatives']} negative pairs, fewer than {cfg.min_panel_positives} and "
+        f"{cfg.min_panel_negatives}"
+    )
 
 
 def _too_few(counts: dict[str, dict[str, int]], settings: AppSettings) -> str | None:
@@ -158,19 +186,26 @@ def train_and_decide(
     pos_weight = scale_pos_weight(counts[TRAIN]["positives"], counts[TRAIN]["negatives"])
     workers = resolve_num_workers(spark, cfg.num_workers)
     started = time.perf_counter()
+    weight = F.when(F.col("label_source") == ex.PANEL, F.lit(cfg.panel_weight)).otherwise(1.0)
     model = fit_classifier(
-        examples.where(F.col("split") == TRAIN),
+        examples.where(F.col("split") == TRAIN).withColumn("weight", weight),
         feature_columns=feature_columns,
         settings=cfg,
         num_workers=workers,
         pos_weight=pos_weight,
+        weight_col="weight",
     )
     fit_seconds = time.perf_counter() - started
     booster = model.get_booster()
     booster_raw = bytes(booster.save_raw("ubj"))
 
+    threshold_source, threshold_note = _threshold_pairs(counts, settings)
+    chosen_on = examples.where(F.col("split") == VALIDATION)
+    if threshold_source == ex.PANEL:
+        chosen_on = chosen_on.where(F.col("label_source") == ex.PANEL)
+    log.info("threshold %s", threshold_note)
     validation = score_pairs(
-        examples.where(F.col("split") == VALIDATION),
+        chosen_on,
         booster=broadcast_booster(spark, booster_raw),
         feature_columns=feature_columns,
         keep=["label"],
@@ -187,6 +222,15 @@ def train_and_decide(
         feature_columns=feature_columns,
         threshold=choice.threshold,
     )
+    panel_test = None
+    if counts[TEST]["panel_positives"] and counts[TEST]["panel_negatives"]:
+        panel_test = _evaluate(
+            spark,
+            test.where(F.col("label_source") == ex.PANEL),
+            booster_raw=booster_raw,
+            feature_columns=feature_columns,
+            threshold=choice.threshold,
+        )
 
     client = registry.connect(settings)
     champion_version = registry.alias_version(client, cfg.model_name, registry.CHAMPION)
@@ -219,6 +263,8 @@ def train_and_decide(
         "feature_count": len(feature_columns),
         "excluded_features": ",".join(cfg.excluded_features),
         "monotone": cfg.monotone,
+        "panel_weight": cfg.panel_weight,
+        "threshold_source": threshold_source,
     }
     version = _log_run(
         client,
@@ -242,7 +288,10 @@ def train_and_decide(
         "champion_version": None if champion_version is None else str(champion_version.version),
         "threshold": choice.threshold,
         "threshold_reached_on_validation": choice.reached,
+        "threshold_source": threshold_source,
+        "threshold_note": threshold_note,
         "challenger": challenger,
+        "challenger_on_panel_test": panel_test,
         "champion": champion_metrics,
         "fit_seconds": round(fit_seconds, 1),
     }
@@ -259,6 +308,11 @@ def train_and_decide(
         | {
             "model_version": version,
             "threshold": round(choice.threshold, 4),
+            "threshold_from": threshold_source,
+            "panel_test_precision": None
+            if panel_test is None
+            else round(panel_test["precision"], 4),
+            "panel_test_recall": None if panel_test is None else round(panel_test["recall"], 4),
             "test_pr_auc": round(challenger["pr_auc"], 4),
             "test_precision": round(challenger["precision"], 4),
             "test_recall": round(challenger["recall"], 4),
@@ -310,6 +364,7 @@ def _log_run(
                 "decision": "promoted" if decision.promoted else "not promoted",
                 "decision_reason": decision.reason,
                 "champion_version_before": champion_version or "none",
+                "threshold_source": str(params.get("threshold_source", "")),
             }
         )
         mlflow.log_dict(
@@ -359,23 +414,34 @@ def build_snapshot_examples(
     days: Sequence[dt.date],
     max_examples: int,
     build_features: ex.FeatureBuilder,
+    panel: DataFrame | None = None,
     on_snapshot: Callable[[int, int, dt.date, dict[str, int]], None] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Write each snapshot's labelled, sampled, featurised pairs to the run's table.
 
     One snapshot at a time, each its own Spark jobs over that day's partitions only.
 
+    Args:
+        panel: the consented panel's cookies (``read_panel``), or None.
+
     Returns:
-        Per snapshot day (ISO): ``labelled`` (before sampling), ``positives`` and
-        ``negatives`` written.
+        Per snapshot day (ISO): ``labelled`` (before sampling; ``panel_labelled`` of them by
+        the panel), ``positives`` and ``negatives`` written.
     """
     counts: dict[str, dict[str, int]] = {}
     for i, day in enumerate(days):
         pairs = read_partition(spark, lake, "candidate_pairs", day)
         features = read_partition(spark, lake, "cookie_features", day)
-        labelled = ex.labelled_candidates(pairs, features).persist(StorageLevel.MEMORY_AND_DISK)
-        total = labelled.count()
-        fraction = ex.sample_fraction(total, max_examples)
+        labelled = ex.labelled_candidates(pairs, features, panel).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        row = labelled.agg(
+            F.count(F.lit(1)).alias("all"),
+            F.count(F.when(F.col("label_source") == ex.PANEL, 1)).alias("panel"),
+        ).first()
+        assert row is not None
+        total, by_panel = int(row["all"]), int(row["panel"])
+        fraction = ex.sample_fraction(total - by_panel, max_examples)
         ex.write_snapshot(
             ex.snapshot_examples(
                 ex.sample_pairs(labelled, fraction), features, build_features=build_features
@@ -386,13 +452,15 @@ def build_snapshot_examples(
         )
         labelled.unpersist()
         written = ex.snapshot_counts(spark.read.parquet(ex.snapshot_path(lake, run, day)))
-        counts[day.isoformat()] = {"labelled": total, **written}
+        counts[day.isoformat()] = {"labelled": total, "panel_labelled": by_panel, **written}
         log.info(
-            "snapshot %d/%d %s: %d labelled pairs, %d written (%d positives, %d negatives)%s",
+            "snapshot %d/%d %s: %d labelled pairs (%d by the panel), %d written "
+            "(%d positives, %d negatives)%s",
             i + 1,
             len(days),
             day,
             total,
+            by_panel,
             written["positives"] + written["negatives"],
             written["positives"],
             written["negatives"],
@@ -466,6 +534,13 @@ def _run_training(
         note = f"no candidate_pairs + cookie_features snapshots up to {as_of}: nothing to train on"
         return StageResult(STAGE, {"snapshots": 0}, skipped=True, note=note)
     log.info("training run %s on %d snapshots %s..%s", run, len(days), days[0], days[-1])
+    panel = read_panel(spark, lake, as_of).persist(StorageLevel.MEMORY_AND_DISK)
+    panel_row = panel.agg(
+        F.count(F.lit(1)).alias("cookies"), F.countDistinct("panel_id").alias("panelists")
+    ).first()
+    assert panel_row is not None
+    panel_cookies, panelists = int(panel_row["cookies"]), int(panel_row["panelists"])
+    log.info("panel: %d cookies of %d panelists", panel_cookies, panelists)
     per_snapshot = build_snapshot_examples(
         spark,
         lake,
@@ -473,14 +548,19 @@ def _run_training(
         days=days,
         max_examples=cfg.max_examples_per_snapshot,
         build_features=build_pair_features,
+        panel=panel if panel_cookies else None,
         on_snapshot=on_snapshot,
     )
+    panel.unpersist()
     table = ex.read_run(spark, lake, run)
     per_day = {
         r["first_seen"]: (int(r["positives"]), int(r["negatives"]))
         # one row per day at most
         for r in first_seen_counts(
-            table.select(*PAIR_KEYS, "label", F.col("snapshot").alias("dt"))
+            # the time split is the login pairs' (panel pairs split by panelist)
+            table.where(F.col("label_source") == ex.LOGIN).select(
+                *PAIR_KEYS, "label", F.col("snapshot").alias("dt")
+            )
         ).collect()
     }
     dates = widen_for_labels(
@@ -500,9 +580,18 @@ def _run_training(
         spark,
         settings,
         as_of,
-        examples=ex.select_examples(table, dates=dates),
+        examples=ex.select_examples(
+            table,
+            dates=dates,
+            panel_validation_share=cfg.panel_validation_share,
+            panel_test_share=cfg.panel_test_share,
+        ),
         feature_columns=model_features(cfg.excluded_features),
-        extra_record={"run": run, "snapshots": per_snapshot},
+        extra_record={
+            "run": run,
+            "snapshots": per_snapshot,
+            "panel": {"cookies": panel_cookies, "panelists": panelists},
+        },
     )
     pruned = _prune_runs(spark, lake, cfg.keep_example_runs)
     if pruned:
@@ -510,6 +599,7 @@ def _run_training(
     result.summary = {
         "run": run,
         "snapshots": len(days),
+        "panelists": panelists,
         "examples_written": sum(c["positives"] + c["negatives"] for c in per_snapshot.values()),
         "validation_from": dates.validation_start.isoformat(),
         "test_from": dates.test_start.isoformat(),

@@ -58,6 +58,15 @@ def simulate(
             ),
         ),
     ] = None,
+    panel_share: Annotated[
+        float | None,
+        typer.Option(
+            "--panel-share",
+            help="Share of people in the consented panel [IDGRAPH_SIM_PANEL_SHARE, 0.01].",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Simulate pixel traffic: raw/pixel/dt=…/*.json.gz plus the ground truth under truth/."""
@@ -75,6 +84,7 @@ def simulate(
                 "days": days,
                 "activity": activity,
                 "profile": profile,
+                "panel_share": panel_share,
             },
         ).simulator
     except ValidationError as exc:
@@ -110,6 +120,7 @@ def simulate(
             activity=settings.activity,
             on_day=on_day,
             profile=settings.profile,
+            panel_share=settings.panel_share,
         )
     rows: list[tuple[str, object]] = [
         ("lake", out),
@@ -120,6 +131,7 @@ def simulate(
         ("people / households", f"{summary.people:,} / {summary.households:,}"),
         ("devices / browsers", f"{summary.devices:,} / {summary.browsers:,}"),
         ("cookies", summary.cookies),
+        ("panelists", summary.panelists),
     ]
     rows += [(f"natural {kind}", n) for kind, n in summary.natural_by_kind.items()]
     rows += [(f"injected {kind}", n) for kind, n in summary.injected_by_kind.items() if n]

@@ -31,6 +31,10 @@ class SimulatorSettings(IdgraphSettings):
     activity: float = Field(default=1.0, gt=0.0, le=10.0)
     """Multiplier on sessions per active person-day (1.0 gives ~10-30 events per active day)."""
 
+    panel_share: float = Field(default=0.01, ge=0.0, le=1.0)
+    """Share of the people in the consented measurement panel (``raw/panel/``): a fixed
+    number of people, drawn independently of who logs in; 0 writes empty panel drops."""
+
     profile: Literal["default", "dense"] = "default"
     """World shape: ``default`` (many people, ~12 sites each) or ``dense`` (few people with
     ~140 cookies each over a month, whole households behind one home IP packed into a few

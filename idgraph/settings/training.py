@@ -46,6 +46,24 @@ class TrainingSettings(IdgraphSettings):
     validation_days: int = Field(default=7, ge=1)
     """Pairs first seen in the days before the test batch form the validation set."""
 
+    panel_validation_share: float = Field(default=0.4, ge=0.0, lt=1.0)
+    """Share of the panelists whose pairs validate (and choose the threshold); their pairs
+    never train. Panel pairs split by panelist, never by pair."""
+
+    panel_test_share: float = Field(default=0.2, ge=0.0, lt=1.0)
+    """Share of the panelists whose pairs are held out for the test report."""
+
+    panel_weight: float = Field(default=1.0, gt=0.0)
+    """Training weight of one panel-labelled example (a login-labelled one weighs 1)."""
+
+    min_panel_positives: int = Field(default=20, ge=1)
+    """The threshold is chosen on the validation panelists' pairs when they hold at least this
+    many positives (and ``min_panel_negatives`` negatives); otherwise on every validation
+    pair, and the decision says so."""
+
+    min_panel_negatives: int = Field(default=50, ge=1)
+    """See ``min_panel_positives``."""
+
     target_precision: float = Field(default=0.95, gt=0.0, lt=1.0)
     """Decision threshold is chosen on validation data to reach this precision."""
 

@@ -19,13 +19,14 @@ from idgraph.simulator.cookies import REASONS, CookieStore
 from idgraph.simulator.delivery import Carry, assemble, merge_counts
 from idgraph.simulator.encode import render_lines
 from idgraph.simulator.lake_io import LakeWriter
+from idgraph.simulator.panel import PANEL_DIR, choose_panelists, panel_lines
 from idgraph.simulator.traffic import evolve, simulate_day
 from idgraph.simulator.useragents import KINDS as BROWSER_KINDS
 from idgraph.simulator.world import PROFILES, World, build_world
 
 # Independent generator streams per purpose, so e.g. the bad-record rate never changes the
 # good events, and the world does not depend on the number of days.
-_WORLD, _COOKIES, _TRAFFIC, _RENDER, _NATURAL, _INJECT, _EVOLVE = range(7)
+_WORLD, _COOKIES, _TRAFFIC, _RENDER, _NATURAL, _INJECT, _EVOLVE, _PANEL = range(8)
 # People are simulated in blocks of this size, each day: memory stays at one block's lines
 # (~0.5M) however big the world. A constant, so the output never depends on the machine.
 BLOCK_PEOPLE = 50_000
@@ -55,6 +56,7 @@ class SimulationSummary:
     browsers: int
     cookies: int
     profile: str = "default"
+    panelists: int = 0
     lines_per_day: dict[str, int] = field(default_factory=dict)
     events_per_day: dict[str, int] = field(default_factory=dict)
     injected_by_kind: dict[str, int] = field(default_factory=dict)
@@ -116,6 +118,7 @@ def simulate(
     activity: float = 1.0,
     on_day: Callable[[DayReport], None] | None = None,
     profile: str = "default",
+    panel_share: float = 0.01,
 ) -> SimulationSummary:
     """Simulate ``days`` days of pixel traffic from ``start`` into the lake at ``out``.
 
@@ -137,11 +140,15 @@ def simulate(
             ~12 sites each) or ``dense`` (few people with ~140 cookies each over a month,
             households packed into a few /24 prefixes). Recorded in the manifest unless
             ``default``, which keeps the default output byte-identical to earlier versions.
+        panel_share: share of the people in the consented measurement panel
+            (``raw/panel/dt=D/part-00000.jsonl``, see ``idgraph.simulator.panel``).
     """
     if days < 1 or people < 1:
         raise ValueError("days and people must be at least 1")
     if not 0.0 <= bad_rate <= 0.5:
         raise ValueError("bad_rate must be within [0, 0.5]")
+    if not 0.0 <= panel_share <= 1.0:
+        raise ValueError("panel_share must be within [0, 1]")
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
     started = time.perf_counter()
@@ -221,8 +228,14 @@ def simulate(
                 )
             )
     with clock("truth"):
-        lake.write_parquet("truth/cookies", cookie_truth(world, store, start))
-        lake.write_parquet("truth/people", people_truth(world, store))
+        panelists = choose_panelists(people, panel_share, _rng(seed, _PANEL))
+        cookies = cookie_truth(world, store, start)
+        lake.write_parquet("truth/cookies", cookies)
+        lake.write_parquet("truth/people", people_truth(world, store, panelists))
+        for day, data in panel_lines(cookies, panelists, seed=seed, start=start, days=days).items():
+            folder = f"{PANEL_DIR}/dt={day.isoformat()}"
+            lake.reset_dir(folder)
+            lake.write_bytes(f"{folder}/part-00000.jsonl", data)
         manifest = {
             "start": start.isoformat(),
             "days": days,
@@ -230,12 +243,15 @@ def simulate(
             "seed": seed,
             "bad_rate": bad_rate,
             "activity": activity,
+            "panel_share": panel_share,
+            "panelists": len(panelists),
         }
         if profile != "default":  # absent means default: old manifests stay byte-identical
             manifest["profile"] = profile
         manifest["cookies"] = store.n
         lake.write_bytes("truth/manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     summary.cookies = store.n
+    summary.panelists = len(panelists)
     summary.seconds = time.perf_counter() - started
     summary.cpu_seconds = time.process_time() - cpu_started
     summary.phase_seconds = phases
@@ -276,8 +292,8 @@ def cookie_truth(world: World, store: CookieStore, start: dt.date) -> pa.Table:
     )
 
 
-def people_truth(world: World, store: CookieStore) -> pa.Table:
-    """One row per person: household, place, e-mails and login hashes, habits."""
+def people_truth(world: World, store: CookieStore, panelists: np.ndarray | None = None) -> pa.Table:
+    """One row per person: household, place, e-mails and login hashes, habits, panel."""
     p = np.arange(world.people)
     hh = world.person_household
     hashes = [world.mail.hashes_of(i) for i in p.tolist()]
@@ -298,5 +314,6 @@ def people_truth(world: World, store: CookieStore) -> pa.Table:
             "has_computer": pa.array(world.person_computer >= 0),
             "household_tablet": pa.array(world.hh_tablet[hh] >= 0),
             "cookies": pa.array(np.bincount(owner, minlength=world.people), pa.int64()),
+            "panelist": pa.array(np.isin(p, panelists if panelists is not None else [])),
         }
     )

@@ -20,6 +20,9 @@ TABLES = (
     "identity_graph",
     "health",
     "optouts",
+    "panel",
+    "panel_quarantine",
+    "panel_reconciliation",
 )
 
 

@@ -41,7 +41,9 @@ def test_dense_world_trains_in_a_2gb_driver(spark, tmp_path: Path) -> None:  # t
         },
     )
     for day in day_range(START, LAST):
-        report = run_day(spark, settings, day, stages=DAILY_STAGES[:3])  # what training reads
+        report = run_day(
+            spark, settings, day, stages=DAILY_STAGES[:4]
+        )  # what training reads (to candidates)
         assert report.ok, f"{day}: {report.error}"
     candidates = spark.read.parquet(str(root / "candidate_pairs" / f"dt={LAST}")).count()
     per_cookie = (

@@ -144,13 +144,14 @@ def _content_digest(root: Path) -> str:
 
 
 def test_default_profile_output_is_unchanged(tmp_path: Path) -> None:
-    """Pinned when sittings (several sites in a row from one browser) arrived: the default
-    world moves only on purpose, with this digest."""
+    """Pinned when the consented panel arrived (``raw/panel/``, ``panelist`` in the people
+    truth; the pixel lines are the sittings' of before): the default world moves only on
+    purpose, with this digest."""
     simulate(str(tmp_path / "a"), START, days=2, people=60, seed=13, bad_rate=0.05)
     simulate(
         str(tmp_path / "b"), START, days=2, people=60, seed=13, bad_rate=0.05, profile="default"
     )
-    expected = "c3c528e6569c2cb00a960e3d6150c842ecf9a486d65b9623b259870b30a01400"
+    expected = "959f5d132c248cdec90aaf73c6569275a99b6381a1aa3dc340a9672505a4e9ac"
     assert _content_digest(tmp_path / "a") == expected
     assert _content_digest(tmp_path / "b") == expected
     manifest = json.loads((tmp_path / "a" / "truth" / "manifest.json").read_text())

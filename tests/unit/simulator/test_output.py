@@ -233,3 +233,36 @@ def test_cli_takes_defaults_from_the_environment(
         app, ["simulate", "--out", str(tmp_path), "--start-date", "2026-03-06"]
     )
     assert refused.exit_code == 2
+
+
+def test_the_panel_names_every_cookie_of_a_fixed_share_of_people(tmp_path: Path) -> None:
+    """``round(share * people)`` panelists, chosen whoever logs in; each gets every cookie
+    it ever held, under a hashed id; the pixel traffic does not depend on the panel."""
+    simulate(str(tmp_path / "a"), dt.date(2026, 2, 1), 3, 200, 5, panel_share=0.05)
+    simulate(str(tmp_path / "b"), dt.date(2026, 2, 1), 3, 200, 5, panel_share=0.0)
+    people = pq.read_table(tmp_path / "a" / "truth" / "people").to_pylist()
+    panelists = {p["person_id"] for p in people if p["panelist"]}
+    assert len(panelists) == 10
+    cookies = pq.read_table(tmp_path / "a" / "truth" / "cookies").to_pylist()
+    expected = {
+        (c["site_id"], c["cookie_id"]): c["person_id"]
+        for c in cookies
+        if c["person_id"] in panelists
+    }
+    got: dict[tuple[str, str], str] = {}
+    for path in sorted((tmp_path / "a" / "raw" / "panel").rglob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            got[(row["site_id"], row["cookie_id"])] = row["panel_id"]
+    assert set(got) == set(expected)
+    ids = {}
+    for key, pid in got.items():
+        assert len(pid) == 64 and int(pid, 16) >= 0
+        ids.setdefault(expected[key], set()).add(pid)
+    # one id per panelist (a panelist who browsed nothing yet has no cookie to name)
+    assert all(len(v) == 1 for v in ids.values()) and 0 < len(ids) <= len(panelists)
+    for day in ("2026-02-01", "2026-02-02", "2026-02-03"):
+        a = sorted((tmp_path / "a" / "raw" / "pixel" / f"dt={day}").iterdir())
+        b = sorted((tmp_path / "b" / "raw" / "pixel" / f"dt={day}").iterdir())
+        assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    assert not list((tmp_path / "b" / "raw" / "panel").rglob("*.jsonl"))[0].read_text()
