@@ -80,8 +80,26 @@ def _descending_curve(bins: Iterable[Bin]) -> list[tuple[float, int, int]]:
     return curve
 
 
-def choose_threshold(bins: Iterable[Bin], *, target_precision: float) -> ThresholdChoice:
+def wilson_lower(successes: int, trials: int, z: float) -> float:
+    """Lower end of the Wilson score interval of a proportion (``z`` = 0: the proportion)."""
+    if not trials:
+        return 0.0
+    p = successes / trials
+    if not z:
+        return p
+    centre = p + z * z / (2 * trials)
+    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return (centre - spread) / (1 + z * z / trials)
+
+
+def choose_threshold(
+    bins: Iterable[Bin], *, target_precision: float, confidence_z: float = 0.0
+) -> ThresholdChoice:
     """The lowest threshold whose precision reaches ``target_precision`` (the most recall).
+
+    With ``confidence_z`` > 0 the precision must reach the target at the lower end of its
+    Wilson interval: on a small validation set (a few panelists) a point estimate of 0.95 is
+    often luck, and the threshold moves up until the evidence bears the target out.
 
     When no threshold reaches it, the threshold is 1.0 (no pair passes) and ``reached`` is
     False, so a model that cannot meet the target never links anything.
@@ -90,7 +108,7 @@ def choose_threshold(bins: Iterable[Bin], *, target_precision: float) -> Thresho
     total_pos = curve[-1][1] if curve else 0
     best: ThresholdChoice | None = None
     for threshold, tp, fp in curve:
-        if tp and tp / (tp + fp) >= target_precision:
+        if tp and wilson_lower(tp, tp + fp, confidence_z) >= target_precision:
             best = ThresholdChoice(threshold, tp / (tp + fp), tp / total_pos, True)
     return best or ThresholdChoice(1.0, 0.0, 0.0, False)
 

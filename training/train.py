@@ -43,7 +43,13 @@ from training.dataset import (
     widen_for_labels,
 )
 from training.failure import explain_failure
-from training.metrics import bins_from_rows, choose_threshold, evaluate_scores, score_histogram
+from training.metrics import (
+    ThresholdChoice,
+    bins_from_rows,
+    choose_threshold,
+    evaluate_scores,
+    score_histogram,
+)
 from training.model import fit_classifier, resolve_num_workers, scale_pos_weight
 
 log = logging.getLogger(__name__)
@@ -200,20 +206,35 @@ def train_and_decide(
     booster_raw = bytes(booster.save_raw("ubj"))
 
     threshold_source, threshold_note = _threshold_pairs(counts, settings)
-    chosen_on = examples.where(F.col("split") == VALIDATION)
+    validation_pairs = examples.where(F.col("split") == VALIDATION)
+
+    def choose(pairs: DataFrame, z: float) -> ThresholdChoice:
+        scored = score_pairs(
+            pairs,
+            booster=broadcast_booster(spark, booster_raw),
+            feature_columns=feature_columns,
+            keep=["label"],
+        )
+        return choose_threshold(
+            bins_from_rows(score_histogram(scored).collect()),
+            target_precision=cfg.target_precision,
+            confidence_z=z,
+        )
+
+    choice = None
     if threshold_source == ex.PANEL:
-        chosen_on = chosen_on.where(F.col("label_source") == ex.PANEL)
-    log.info("threshold %s", threshold_note)
-    validation = score_pairs(
-        chosen_on,
-        booster=broadcast_booster(spark, booster_raw),
-        feature_columns=feature_columns,
-        keep=["label"],
-    )
-    choice = choose_threshold(
-        bins_from_rows(score_histogram(validation).collect()),
-        target_precision=cfg.target_precision,
-    )
+        choice = choose(
+            validation_pairs.where(F.col("label_source") == ex.PANEL), cfg.panel_confidence_z
+        )
+        if not choice.reached:
+            threshold_source, choice = ex.LOGIN, None
+            threshold_note = (
+                f"{threshold_note} could not bear out precision {cfg.target_precision} at "
+                f"z={cfg.panel_confidence_z} at any threshold: chosen on every validation pair"
+            )
+    if choice is None:
+        choice = choose(validation_pairs, 0.0)
+    log.info("threshold %.4f (%s): %s", choice.threshold, threshold_source, threshold_note)
     test = examples.where(F.col("split") == TEST)
     challenger = _evaluate(
         spark,

@@ -56,6 +56,11 @@ class TrainingSettings(IdgraphSettings):
     panel_weight: float = Field(default=1.0, gt=0.0)
     """Training weight of one panel-labelled example (a login-labelled one weighs 1)."""
 
+    panel_confidence_z: float = Field(default=1.645, ge=0.0)
+    """On panel pairs the threshold must reach ``target_precision`` at the lower end of the
+    precision's Wilson interval at this z (1.645: one-sided 95%), since a small panel's
+    point estimate is noisy; 0 uses the point estimate."""
+
     min_panel_positives: int = Field(default=20, ge=1)
     """The threshold is chosen on the validation panelists' pairs when they hold at least this
     many positives (and ``min_panel_negatives`` negatives); otherwise on every validation

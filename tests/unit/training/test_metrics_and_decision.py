@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from idgraph.settings import TrainingSettings
-from training.metrics import Bin, average_precision, choose_threshold, prf
+from training.metrics import Bin, average_precision, choose_threshold, prf, wilson_lower
 from training.model import scale_pos_weight
 from training.registry import decide
 
@@ -93,3 +93,13 @@ def test_promotion_rule(challenger, champion, promoted, why):
     decision = decide(challenger, champion, CFG)
     assert decision.promoted is promoted
     assert why in decision.reason
+
+
+def test_a_small_validation_set_must_bear_the_target_out():
+    """40 positives and 2 negatives above a threshold look like precision 0.95; the Wilson
+    lower bound (z = 1.645) does not, so the confident choice moves up to a cleaner bin."""
+    bins = [Bin(0.9, 40, 2), Bin(0.99, 60, 0)]
+    loose = choose_threshold(bins, target_precision=0.95)
+    strict = choose_threshold(bins, target_precision=0.95, confidence_z=1.645)
+    assert loose.threshold == 0.9 and strict.threshold == 0.99
+    assert wilson_lower(95, 100, 0.0) == 0.95 and 0.89 < wilson_lower(95, 100, 1.645) < 0.92
