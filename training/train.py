@@ -170,7 +170,7 @@ def train_and_decide(
     """
     cfg = settings.training
     lake = Lake(settings.lake.root)
-    examples = examples.persist(StorageLevel.MEMORY_AND_DISK)
+    examples = ex.with_label_columns(examples).persist(StorageLevel.MEMORY_AND_DISK)
     counts = _label_counts(examples)
     record: dict[str, Any] = {
         "as_of": as_of.isoformat(),
