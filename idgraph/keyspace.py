@@ -40,6 +40,10 @@ LOCK_KEY = f"{PREFIX}:{{ctl}}:publish-lock"
 """``SET NX PX``: one publisher at a time."""
 OPTOUTS_KEY = f"{PREFIX}:{{ctl}}:optouts"
 """Stream of opt-out requests not yet drained into the lake table ``optouts``."""
+FEEDBACK_KEY = f"{PREFIX}:{{ctl}}:feedback"
+"""Stream of link verdicts (``POST /v1/feedback``) not yet drained into the table ``feedback``."""
+FEEDBACK_RATE_PREFIX = f"{PREFIX}:{{ctl}}:feedback-rate"
+"""``<prefix>:<key id>:<window>``: feedback requests of one API key in one fixed window."""
 
 DIGEST_SIZE = 16
 FIELD_SIZE = 8
@@ -291,3 +295,80 @@ def parse_optout(fields: dict[Any, Any]) -> dict[str, str]:
         for k, v in fields.items()
     }
     return {name: text.get(name, "") for name in OPTOUT_FIELDS}
+
+
+FEEDBACK_VERDICTS = ("different_people", "same_person")
+"""What a verdict on two cookies can say."""
+
+FEEDBACK_FIELDS = (
+    "site_id_a",
+    "cookie_id_a",
+    "site_id_b",
+    "cookie_id_b",
+    "verdict",
+    "reason",
+    "key_id",
+    "received_at",
+)
+"""Fields of a ``FEEDBACK_KEY`` stream entry (strings; an absent reason is empty)."""
+
+_KEY_ID_PERSON = b"idg-api-key"
+KEY_ID_CHARS = 16
+
+
+def api_key_id(api_key: str) -> str:
+    """An irreversible id of an API key (16 hex of BLAKE2b), recorded instead of the key.
+
+    API keys are long random secrets, so a truncated hash of one cannot be turned back into
+    it by guessing; the id still tells which key sent what.
+    """
+    digest = hashlib.blake2b(api_key.encode(), digest_size=8, person=_KEY_ID_PERSON)
+    return digest.hexdigest()[:KEY_ID_CHARS]
+
+
+def feedback_entry(
+    *,
+    a: tuple[str, str],
+    b: tuple[str, str],
+    verdict: str,
+    key_id: str,
+    received_at: str,
+    reason: str = "",
+) -> dict[str, str]:
+    """Stream entry of one verdict on cookies ``a`` and ``b`` (each ``(site_id, cookie_id)``).
+
+    Raises:
+        ValueError: on an unknown verdict, a missing identifier or ``a == b``.
+    """
+    if verdict not in FEEDBACK_VERDICTS:
+        raise ValueError(f"unknown verdict {verdict!r}")
+    if not all((*a, *b, key_id)):
+        raise ValueError("a verdict needs both cookies and a key id")
+    if a == b:
+        raise ValueError("a verdict needs two different cookies")
+    return {
+        "site_id_a": a[0],
+        "cookie_id_a": a[1],
+        "site_id_b": b[0],
+        "cookie_id_b": b[1],
+        "verdict": verdict,
+        "reason": reason,
+        "key_id": key_id,
+        "received_at": received_at,
+    }
+
+
+def parse_feedback(fields: dict[Any, Any]) -> dict[str, str]:
+    """Stream entry (bytes or str keys/values) -> ``feedback_entry`` mapping (absent: empty)."""
+    text = {
+        (k.decode(errors="replace") if isinstance(k, bytes) else k): (
+            v.decode(errors="replace") if isinstance(v, bytes) else v
+        )
+        for k, v in fields.items()
+    }
+    return {name: text.get(name, "") for name in FEEDBACK_FIELDS}
+
+
+def feedback_rate_key(key_id: str, window: int) -> str:
+    """Counter of one key's feedback requests in fixed window number ``window``."""
+    return f"{FEEDBACK_RATE_PREFIX}:{key_id}:{window}"

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from idgraph.settings import AppSettings
 from lookup_service.api import errors
 from lookup_service.api.deps import get_settings
-from lookup_service.api.routes import health, identity, optout
+from lookup_service.api.routes import feedback, health, identity, optout
 from lookup_service.fastpath import FastLookup
 from lookup_service.metrics import LatencyMiddleware, Metrics
 from lookup_service.store import GraphStore, connect
@@ -34,6 +34,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         resolved = settings or app.dependency_overrides.get(get_settings, get_settings)()
         app.state.settings = resolved
         app.state.api_keys = [k.encode() for k in resolved.service.api_key_list()]
+        app.state.feedback_keys = [k.encode() for k in resolved.service.feedback_key_list()]
         store = GraphStore(connect(resolved.redis), resolved.redis)
         await store.start()
         app.state.store = store
@@ -59,6 +60,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.include_router(identity.router)
     app.include_router(optout.router)
+    app.include_router(feedback.router)
     app.include_router(health.router)
     errors.install(app)
     app.add_middleware(FastLookup)  # inside the latency middleware: its calls are timed too

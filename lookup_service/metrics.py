@@ -55,6 +55,16 @@ class Metrics:
         self.optouts = Counter(
             "idgraph_optouts", "Opt-outs recorded, by kind.", ["kind"], registry=self.registry
         )
+        self.feedback = Counter(
+            "idgraph_feedback", "Feedback verdicts recorded, by verdict.", ["verdict"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.feedback_refused = Counter(
+            "idgraph_feedback_refused",
+            "Feedback requests refused before recording: rate_limited, too_large, invalid.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.graph_version = Gauge(
             "idgraph_graph_version_info",
             "1 for the graph version this worker serves, 0 for versions it served before.",

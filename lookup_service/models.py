@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -190,6 +191,81 @@ class OptoutResponse(BaseModel):
     status: Literal["recorded"] = "recorded"
     kind: Literal["cookie", "login_hash"]
     removed: int
+
+
+FEEDBACK_REASON_MAX = 500
+
+# What a free-text reason must not carry into the lake: e-mail addresses and IP addresses
+# (a sender pasting a support ticket). Replaced by a placeholder before the verdict is stored.
+_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[A-Za-z]{2,}")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+_IPV6 = re.compile(
+    r"(?<![\w:])(?:(?:[0-9A-Fa-f]{1,4}:){3,7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f:]*::[0-9A-Fa-f:.]*)(?![\w:])"
+)
+
+
+def redact_reason(text: str) -> str:
+    """``text`` with e-mail and IP addresses replaced by ``[email]`` / ``[ip]``."""
+    text = _EMAIL.sub("[email]", text)
+    text = _IPV4.sub("[ip]", text)
+    return _IPV6.sub("[ip]", text)
+
+
+class FeedbackRequest(BaseModel):
+    """A verdict on two cookies: the graph joined two people, or missed that they are one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "a": {"site_id": "news-site-01", "cookie_id": "c-5f2b9a7e"},
+                    "b": {"site_id": "shop-02", "cookie_id": "c-77d1e0aa"},
+                    "verdict": "different_people",
+                    "reason": "shared family tablet",
+                }
+            ]
+        },
+    )
+
+    a: CookieRef
+    b: CookieRef
+    verdict: Literal["different_people", "same_person"]
+    reason: str | None = Field(
+        default=None,
+        max_length=FEEDBACK_REASON_MAX,
+        description="Free text, at most 500 characters; e-mail and IP addresses are redacted.",
+    )
+
+    @model_validator(mode="after")
+    def _two_cookies(self) -> FeedbackRequest:
+        if (self.a.site_id, self.a.cookie_id) == (self.b.site_id, self.b.cookie_id):
+            raise ValueError("a and b must be two different cookies")
+        if self.reason is not None:
+            self.reason = redact_reason(self.reason.strip()) or None
+        return self
+
+
+class FeedbackResponse(BaseModel):
+    """The verdict is recorded; it takes effect in the next daily graph."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "accepted",
+                    "verdict": "different_people",
+                    "received_at": "2026-11-07T09:12:31.044+00:00",
+                    "takes_effect": "next daily graph",
+                }
+            ]
+        }
+    )
+
+    status: Literal["accepted"] = "accepted"
+    verdict: Literal["different_people", "same_person"]
+    received_at: str
+    takes_effect: Literal["next daily graph"] = "next daily graph"
 
 
 class Health(BaseModel):

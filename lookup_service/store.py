@@ -1,4 +1,4 @@
-"""The service's view of the published graph in Redis: fail-fast lookups and opt-outs.
+"""The service's view of the published graph in Redis: fail-fast lookups, opt-outs, feedback.
 
 Every Redis call runs under a deadline (``request_timeout_ms``) with millisecond socket
 timeouts, at most one retry, and behind a circuit breaker, so an unreachable Redis costs a
@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import math
+import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
@@ -226,3 +228,40 @@ class GraphStore:
         for key, field in locations:
             pipe.hdel(key, field)
         return sum(int(n) for n in await pipe.execute())
+
+    # ------------------------------------------------------------------ feedback
+
+    async def record_feedback(self, entry: dict[str, str]) -> bytes:
+        """Append a verdict to the feedback stream; once this returns, the verdict is durable
+        (as durable as the stream: AOF on the embedded server, replicated on ElastiCache) and
+        the next publish drains it into the lake.
+
+        Returns:
+            The stream entry id.
+        """
+        entry_id: bytes = await self._call(self.client.xadd(ks.FEEDBACK_KEY, entry))
+        return entry_id
+
+    async def feedback_allowed(self, key_id: str, *, limit: int, window_s: int) -> int | None:
+        """Count one feedback request of ``key_id`` in the current fixed window.
+
+        The counter lives in Redis, so the limit holds across workers and replicas. Its key
+        names the window, so it never needs resetting; it expires two windows later.
+
+        Returns:
+            None when the request is within the limit, else the seconds until the window ends.
+        """
+        now = time.time()
+        window = int(now // window_s)
+        key = ks.feedback_rate_key(key_id, window)
+
+        async def count() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, 2 * window_s)
+            return list(await pipe.execute())
+
+        used = int((await self._call(count()))[0])
+        if used <= limit:
+            return None
+        return max(1, math.ceil((window + 1) * window_s - now))

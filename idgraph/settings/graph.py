@@ -93,6 +93,15 @@ class GraphSettings(IdgraphSettings):
     score_histogram_bins: int = Field(default=20, ge=2, le=200)
     """Bins of the score histogram in ``health`` (equal width over [0, 1])."""
 
+    feedback_max_share_per_key: float = Field(default=0.1, gt=0.0, le=1.0)
+    """Training labels from feedback: no API key's verdicts may weigh more than this share of
+    all feedback weight (``spark_jobs.common.feedback.feedback_labels``), so no one sender can
+    steer the model."""
+
+    feedback_cut_weight_deterministic: float = Field(default=2.0, gt=1.0)
+    """Weight of a same-login edge when a ``different_people`` verdict must cut a component:
+    above every score (at most 1), so scored edges are cut first."""
+
     @model_validator(mode="after")
     def _generic_under_cap(self) -> Self:
         # Deterministic-only fallback relies on every login star fitting under the cap.

@@ -15,6 +15,19 @@ class ServiceSettings(IdgraphSettings):
     api_keys: str = ""
     """Comma-separated API keys accepted in ``X-API-Key``."""
 
+    feedback_api_keys: str = ""
+    """Comma-separated API keys accepted by ``POST /v1/feedback`` (its own scope: a lookup key
+    gets 403 there, and these keys are not needed for lookups)."""
+
+    feedback_rate_limit: int = Field(default=60, ge=1)
+    """Feedback requests one key may make per window; more get 429 until the window ends."""
+
+    feedback_rate_window_s: int = Field(default=60, ge=1, le=86_400)
+    """Length of the fixed rate-limit window, in seconds."""
+
+    feedback_max_body_bytes: int = Field(default=4096, ge=256, le=1_048_576)
+    """Largest feedback body read; a larger one gets 413 unread."""
+
     eids_source: str = "idgraph.example.com"
     """``source`` domain in the OpenRTB ``user.eids`` response."""
 
@@ -24,3 +37,7 @@ class ServiceSettings(IdgraphSettings):
     def api_key_list(self) -> list[str]:
         """The configured keys, blanks dropped."""
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    def feedback_key_list(self) -> list[str]:
+        """The configured feedback keys, blanks dropped."""
+        return [k.strip() for k in self.feedback_api_keys.split(",") if k.strip()]

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
+from idgraph.keyspace import api_key_id
 from idgraph.settings import AppSettings, load_settings
 from lookup_service.metrics import Metrics
 from lookup_service.store import GraphStore
@@ -74,6 +75,38 @@ async def require_api_key(
 
 
 ApiKeyDep = Depends(require_api_key)
+
+_feedback_key_header = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="FeedbackKey",
+    auto_error=False,
+    description="One of the keys in IDGRAPH_FEEDBACK_API_KEYS.",
+)
+
+
+async def require_feedback_key(
+    request: Request, key: Annotated[str | None, Security(_feedback_key_header)]
+) -> str:
+    """Accept only a feedback-scoped key: 401 without a known key, 403 for a lookup-only key.
+
+    Runs before the body is read (the route reads it itself, after this and the rate limit).
+
+    Returns:
+        The key's irreversible id (``keyspace.api_key_id``), recorded with the verdict.
+    """
+    given = (key or "").encode()
+    if key_allowed(request.app.state.feedback_keys, given):
+        return api_key_id(key or "")
+    if key_allowed(request.app.state.api_keys, given):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this API key may not send feedback")
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "missing or invalid API key",
+        headers={"WWW-Authenticate": "ApiKey"},
+    )
+
+
+FeedbackKeyDep = Annotated[str, Depends(require_feedback_key)]
 
 
 def key_allowed(api_keys: list[bytes], given: bytes) -> bool:

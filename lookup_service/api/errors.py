@@ -23,6 +23,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "No valid X-API-Key.",
         "content": _example("missing or invalid API key"),
     },
+    403: {
+        "model": Problem,
+        "description": "A valid key without this call's scope (a lookup key on feedback).",
+        "content": _example("this API key may not send feedback"),
+    },
     404: {
         "model": Problem,
         "description": "Unknown cookie (never a guessed id).",
@@ -32,6 +37,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": Problem,
         "description": "Invalid input; the detail says what is wrong.",
         "content": _example(f"cookie_id: must be {ID_RULE}"),
+    },
+    413: {
+        "model": Problem,
+        "description": "Body larger than the configured limit; not read.",
+        "content": _example("body larger than 4096 bytes"),
+    },
+    429: {
+        "model": Problem,
+        "description": "Too many requests with this key; Retry-After says when to try again.",
+        "content": _example("rate limit of 60 feedback requests per 60 s reached"),
     },
     503: {
         "model": Problem,
@@ -45,7 +60,8 @@ def _describe(error: dict[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "path", "query")]
     where = ".".join(loc) or "request"
     field = loc[-1] if loc else ""
-    if error.get("type") in ("string_pattern_mismatch", "string_too_long", "string_too_short"):
+    kinds = ("string_pattern_mismatch", "string_too_long", "string_too_short")
+    if error.get("type") in kinds and field != "reason":  # free text: pydantic's words
         rule = LOGIN_HASH_RULE if field == "login_hash" else ID_RULE
         return f"{where}: must be {rule}"
     return f"{where}: {error.get('msg', 'invalid')}"
