@@ -50,6 +50,24 @@ def snapshot_path(lake: Lake, run: str, day: dt.date) -> str:
     return lake.path(EXAMPLES_TABLE, f"run={run}", f"snapshot={day_str(day)}")
 
 
+UNLABELLED_TABLE = "training_unlabelled"
+
+
+def unlabelled_path(lake: Lake, run: str, day: dt.date) -> str:
+    """One snapshot's sample of unlabelled candidate pairs (with features) of one run."""
+    return lake.path(UNLABELLED_TABLE, f"run={run}", f"snapshot={day_str(day)}")
+
+
+def read_unlabelled(spark: SparkSession, lake: Lake, run: str) -> DataFrame:
+    """The run's unlabelled sample, every snapshot, with ``snapshot`` as a DATE column."""
+    root = lake.path(UNLABELLED_TABLE, f"run={run}")
+    return (
+        spark.read.option("basePath", root)
+        .parquet(root)
+        .withColumn("snapshot", F.col("snapshot").cast("date"))
+    )
+
+
 LOGIN, PANEL = "login", "panel"
 LABEL_COLUMNS = ["label", "label_source", "panel_id_l", "panel_id_r"]
 
@@ -64,25 +82,8 @@ def with_label_columns(df: DataFrame) -> DataFrame:
     return df
 
 
-def labelled_candidates(
-    pairs: DataFrame, features: DataFrame, panel: DataFrame | None = None
-) -> DataFrame:
-    """The labelled candidate pairs of one day: ``PAIR_KEYS``, evidence and ``LABEL_COLUMNS``.
-
-    Logins label a pair whose two cookies both carry a login hash. The panel labels every
-    pair that touches a panelist's cookie: the panel lists all of a panelist's cookies, so
-    two cookies of one panelist are a positive and a panelist's cookie beside any other
-    cookie is a negative. A positive from either source wins (two e-mails of one panelist,
-    a login the panel missed); ``label_source`` is ``panel`` whenever the panel spoke, so the
-    split can keep every pair of a panelist on the panelist's side.
-
-    Args:
-        pairs: one day's ``candidate_pairs``.
-        features: the same day's ``cookie_features`` (``site_id``, ``cookie_id``,
-            ``login_hash``).
-        panel: ``spark_jobs.etl.panel.read_panel`` output (``site_id``, ``cookie_id``,
-            ``panel_id``), small enough to broadcast; None or empty: logins only.
-    """
+def _with_labels(pairs: DataFrame, features: DataFrame, panel: DataFrame | None) -> DataFrame:
+    """Every candidate pair with ``LABEL_COLUMNS`` (``label`` null: nobody can tell)."""
     evidence = evidence_present(pairs.columns)
     labelled = label_pairs(
         pairs.select(*PAIR_KEYS, *evidence),
@@ -114,10 +115,47 @@ def labelled_candidates(
         .cast("int")
     )
     source = F.when(panel_label.isNotNull(), F.lit(PANEL)).otherwise(F.lit(LOGIN))
+    return labelled.withColumn("label", label).withColumn(
+        "label_source", F.when(label.isNotNull(), source)
+    )
+
+
+def labelled_candidates(
+    pairs: DataFrame, features: DataFrame, panel: DataFrame | None = None
+) -> DataFrame:
+    """The labelled candidate pairs of one day: ``PAIR_KEYS``, evidence and ``LABEL_COLUMNS``.
+
+    Logins label a pair whose two cookies both carry a login hash. The panel labels every
+    pair that touches a panelist's cookie: the panel lists all of a panelist's cookies, so
+    two cookies of one panelist are a positive and a panelist's cookie beside any other
+    cookie is a negative. A positive from either source wins (two e-mails of one panelist,
+    a login the panel missed); ``label_source`` is ``panel`` whenever the panel spoke, so the
+    split can keep every pair of a panelist on the panelist's side.
+
+    Args:
+        pairs: one day's ``candidate_pairs``.
+        features: the same day's ``cookie_features`` (``site_id``, ``cookie_id``,
+            ``login_hash``).
+        panel: ``spark_jobs.etl.panel.read_panel`` output (``site_id``, ``cookie_id``,
+            ``panel_id``), small enough to broadcast; None or empty: logins only.
+    """
+    evidence = evidence_present(pairs.columns)
     return (
-        labelled.withColumn("label", label)
-        .withColumn("label_source", source)
+        _with_labels(pairs, features, panel)
         .where(F.col("label").isNotNull())
+        .select(*PAIR_KEYS, *evidence, *LABEL_COLUMNS)
+    )
+
+
+def unlabelled_candidates(
+    pairs: DataFrame, features: DataFrame, panel: DataFrame | None = None
+) -> DataFrame:
+    """The candidate pairs neither logins nor the panel label: the population the model
+    scores and links on its own. ``LABEL_COLUMNS`` are present and null."""
+    evidence = evidence_present(pairs.columns)
+    return (
+        _with_labels(pairs, features, panel)
+        .where(F.col("label").isNull())
         .select(*PAIR_KEYS, *evidence, *LABEL_COLUMNS)
     )
 

@@ -24,8 +24,8 @@ class Bin:
     """Scores at or above ``lower`` (and below the next bin's ``lower``): label counts."""
 
     lower: float
-    positives: int
-    negatives: int
+    positives: float  # a count, or a sum of importance weights
+    negatives: float
 
 
 @dataclass(frozen=True)
@@ -42,18 +42,31 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def score_histogram(scored: DataFrame, *, score_col: str = "score", label_col: str = "label"):
-    """Label counts per logit-spaced score bin (a small DataFrame: ``bin``, ``pos``, ``neg``)."""
+def score_histogram(
+    scored: DataFrame,
+    *,
+    score_col: str = "score",
+    label_col: str = "label",
+    weight_col: str | None = None,
+):  # type: ignore[no-untyped-def]
+    """Label counts per logit-spaced score bin (a small DataFrame: ``bin``, ``pos``, ``neg``).
+
+    With ``weight_col`` the counts are sums of the rows' weights (importance-weighted
+    precision, see ``training.reweight``).
+    """
     eps = 1e-12
     p = F.least(F.greatest(F.col(score_col), F.lit(eps)), F.lit(1 - eps))
     logit = F.least(F.greatest(F.log(p / (1 - p)), F.lit(LOGIT_MIN)), F.lit(LOGIT_MAX))
+    label = F.col(label_col)
+    if weight_col is None:
+        pos, neg = F.sum(label).cast("long"), F.sum(1 - label).cast("long")
+    else:
+        w = F.col(weight_col).cast("double")
+        pos, neg = F.sum(w * label), F.sum(w * (1 - label))
     return (
         scored.withColumn("bin", F.floor((logit - LOGIT_MIN) / LOGIT_STEP).cast("int"))
         .groupBy("bin")
-        .agg(
-            F.sum(F.col(label_col)).cast("long").alias("pos"),
-            F.sum(1 - F.col(label_col)).cast("long").alias("neg"),
-        )
+        .agg(pos.alias("pos"), neg.alias("neg"))
     )
 
 
@@ -62,16 +75,16 @@ def bins_from_rows(rows: Iterable) -> list[Bin]:  # type: ignore[type-arg]
     return [
         Bin(
             lower=0.0 if r["bin"] <= 0 else _sigmoid(LOGIT_MIN + r["bin"] * LOGIT_STEP),
-            positives=int(r["pos"]),
-            negatives=int(r["neg"]),
+            positives=r["pos"] if isinstance(r["pos"], float) else int(r["pos"]),
+            negatives=r["neg"] if isinstance(r["neg"], float) else int(r["neg"]),
         )
         for r in rows
     ]
 
 
-def _descending_curve(bins: Iterable[Bin]) -> list[tuple[float, int, int]]:
+def _descending_curve(bins: Iterable[Bin]) -> list[tuple[float, float, float]]:
     """(threshold, true positives, false positives) cumulated from the highest bin down."""
-    tp = fp = 0
+    tp = fp = 0.0
     curve = []
     for b in sorted(bins, key=lambda b: b.lower, reverse=True):
         tp += b.positives
@@ -80,7 +93,7 @@ def _descending_curve(bins: Iterable[Bin]) -> list[tuple[float, int, int]]:
     return curve
 
 
-def wilson_lower(successes: int, trials: int, z: float) -> float:
+def wilson_lower(successes: float, trials: float, z: float) -> float:
     """Lower end of the Wilson score interval of a proportion (``z`` = 0: the proportion)."""
     if not trials:
         return 0.0
@@ -113,13 +126,21 @@ def choose_threshold(
     return best or ThresholdChoice(1.0, 0.0, 0.0, False)
 
 
+def precision_at(bins: Iterable[Bin], threshold: float) -> float:
+    """Precision of the pairs scored at or above ``threshold`` (0 when there are none)."""
+    bins = list(bins)
+    tp = sum(b.positives for b in bins if b.lower >= threshold)
+    fp = sum(b.negatives for b in bins if b.lower >= threshold)
+    return tp / (tp + fp) if tp + fp else 0.0
+
+
 def average_precision(bins: Iterable[Bin]) -> float:
     """PR-AUC as average precision: sum over thresholds of precision x recall increment."""
     curve = _descending_curve(bins)
     total_pos = curve[-1][1] if curve else 0
     if not total_pos:
         return 0.0
-    ap, prev_tp = 0.0, 0
+    ap, prev_tp = 0.0, 0.0
     for _, tp, fp in curve:
         if tp > prev_tp:
             ap += (tp - prev_tp) / total_pos * tp / (tp + fp)

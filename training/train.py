@@ -32,6 +32,7 @@ from spark_jobs.etl.panel import read_panel
 from spark_jobs.pair_scoring.scoring import broadcast_booster, score_pairs
 from training import examples as ex
 from training import registry
+from training import reweight as rw
 from training.dataset import (
     SPLITS,
     TEST,
@@ -48,6 +49,7 @@ from training.metrics import (
     bins_from_rows,
     choose_threshold,
     evaluate_scores,
+    precision_at,
     score_histogram,
 )
 from training.model import fit_classifier, resolve_num_workers, scale_pos_weight
@@ -131,6 +133,82 @@ def _evaluate(
     return evaluate_scores(scored, threshold=threshold)
 
 
+def _reweighted_choice(
+    spark: SparkSession,
+    settings: AppSettings,
+    examples: DataFrame,
+    unlabelled: DataFrame,
+    *,
+    booster_raw: bytes,
+    feature_columns: list[str],
+    num_workers: int,
+    unweighted: ThresholdChoice,
+) -> tuple[ThresholdChoice | None, dict[str, Any]]:
+    """The threshold on the validation pairs weighted towards ``unlabelled`` (see
+    ``training.reweight``), or None when the weights' effective sample size is too small to
+    trust; and what was measured, for the decision record."""
+    cfg = settings.training
+    domain = rw.fit_domain_classifier(
+        rw.domain_training_set(
+            examples.where((F.col("split") == TRAIN) & (F.col("label_source") == ex.LOGIN)),
+            unlabelled,
+            feature_columns,
+        ),
+        feature_columns=feature_columns,
+        num_workers=num_workers,
+        seed=cfg.seed,
+    )
+    validation = score_pairs(
+        examples.where(F.col("split") == VALIDATION),
+        booster=broadcast_booster(spark, domain),
+        feature_columns=feature_columns,
+        keep=["label", *feature_columns],
+        score_col="_p_unlabelled",
+    ).withColumn(rw.ODDS_COL, rw.odds("_p_unlabelled"))
+    scored = score_pairs(
+        validation,
+        booster=broadcast_booster(spark, booster_raw),
+        feature_columns=feature_columns,
+        keep=["label", rw.ODDS_COL],
+    )
+    weighted = rw.clip_and_normalise(scored, clip=cfg.reweight_clip).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    try:
+        sizes = rw.effective_sizes(weighted)
+        bins = bins_from_rows(score_histogram(weighted, weight_col=rw.WEIGHT_COL).collect())
+    finally:
+        weighted.unpersist()
+    choice = choose_threshold(bins, target_precision=cfg.target_precision)
+    record: dict[str, Any] = {
+        "unlabelled": unlabelled.count(),
+        "positives": sizes.positives,
+        "negatives": sizes.negatives,
+        "effective_positives": sizes.effective_positives,
+        "effective_negatives": sizes.effective_negatives,
+        "clipped": sizes.clipped,
+        "unweighted_threshold": unweighted.threshold,
+        "weighted_precision_at_unweighted": round(precision_at(bins, unweighted.threshold), 4),
+        "weighted_threshold": choice.threshold,
+        "weighted_reached": choice.reached,
+    }
+    trusted = (
+        sizes.effective_positives >= cfg.min_effective_positives
+        and sizes.effective_negatives >= cfg.min_effective_negatives
+    )
+    record["used"] = trusted
+    if not trusted:
+        record["note"] = (
+            f"the reweighted validation pairs are worth only {sizes.effective_positives:.0f} "
+            f"positives and {sizes.effective_negatives:.0f} negatives (need "
+            f"{cfg.min_effective_positives:.0f} and {cfg.min_effective_negatives:.0f}): the "
+            f"reweighted threshold {choice.threshold:.4f} is not trusted, the unweighted one "
+            "stands"
+        )
+    log.info("reweighting: %s", record)
+    return (choice if trusted else None), record
+
+
 def record_decision(spark: SparkSession, lake: Lake, record: dict[str, Any]) -> None:
     """Append one JSON line to ``<lake>/training/decisions/`` (works on s3:// too).
 
@@ -160,6 +238,7 @@ def train_and_decide(
     examples: DataFrame,
     feature_columns: list[str],
     extra_record: dict[str, Any] | None = None,
+    unlabelled: DataFrame | None = None,
 ) -> StageResult:
     """Fit a challenger on ``examples``, compare it with the champion, record the decision.
 
@@ -167,6 +246,9 @@ def train_and_decide(
         examples: ``examples.select_examples`` output (feature columns, ``split``, ``label``).
         feature_columns: the numeric columns the model uses, in order.
         extra_record: more fields for the decision record (the run id, per-snapshot counts).
+        unlabelled: a sample of unlabelled candidate pairs with the same features: without a
+            usable panel, the validation pairs are reweighted towards it to choose the
+            threshold (``training.reweight``).
     """
     cfg = settings.training
     lake = Lake(settings.lake.root)
@@ -232,8 +314,31 @@ def train_and_decide(
                 f"{threshold_note} could not bear out precision {cfg.target_precision} at "
                 f"z={cfg.panel_confidence_z} at any threshold: chosen on every validation pair"
             )
+    reweighting: dict[str, Any] | None = None
     if choice is None:
         choice = choose(validation_pairs, 0.0)
+        if cfg.reweight and unlabelled is not None:
+            weighted, reweighting = _reweighted_choice(
+                spark,
+                settings,
+                examples,
+                unlabelled,
+                booster_raw=booster_raw,
+                feature_columns=feature_columns,
+                num_workers=workers,
+                unweighted=choice,
+            )
+            if weighted is not None:
+                choice, threshold_source = weighted, rw.REWEIGHTED
+                threshold_note = (
+                    f"chosen on the validation pairs reweighted towards {reweighting['unlabelled']}"
+                    f" unlabelled candidate pairs (effective "
+                    f"{reweighting['effective_positives']:.0f} positives, "
+                    f"{reweighting['effective_negatives']:.0f} negatives; unweighted it would "
+                    f"be {reweighting['unweighted_threshold']:.4f})"
+                )
+            else:
+                threshold_note = f"{threshold_note}; {reweighting['note']}"
     log.info("threshold %.4f (%s): %s", choice.threshold, threshold_source, threshold_note)
     test = examples.where(F.col("split") == TEST)
     challenger = _evaluate(
@@ -287,6 +392,11 @@ def train_and_decide(
         "panel_weight": cfg.panel_weight,
         "threshold_source": threshold_source,
     }
+    if reweighting is not None:
+        params |= {
+            "threshold_effective_positives": reweighting["effective_positives"],
+            "threshold_effective_negatives": reweighting["effective_negatives"],
+        }
     version = _log_run(
         client,
         settings,
@@ -311,6 +421,7 @@ def train_and_decide(
         "threshold_reached_on_validation": choice.reached,
         "threshold_source": threshold_source,
         "threshold_note": threshold_note,
+        "reweighting": reweighting,
         "challenger": challenger,
         "challenger_on_panel_test": panel_test,
         "champion": champion_metrics,
@@ -437,6 +548,8 @@ def build_snapshot_examples(
     build_features: ex.FeatureBuilder,
     panel: DataFrame | None = None,
     on_snapshot: Callable[[int, int, dt.date, dict[str, int]], None] | None = None,
+    unlabelled_days: Sequence[dt.date] = (),
+    max_unlabelled: int = 0,
 ) -> dict[str, dict[str, int]]:
     """Write each snapshot's labelled, sampled, featurised pairs to the run's table.
 
@@ -444,10 +557,12 @@ def build_snapshot_examples(
 
     Args:
         panel: the consented panel's cookies (``read_panel``), or None.
+        unlabelled_days: the snapshots that also write a sample of about ``max_unlabelled``
+            unlabelled candidate pairs (``examples.unlabelled_path``), for the reweighting.
 
     Returns:
         Per snapshot day (ISO): ``labelled`` (before sampling; ``panel_labelled`` of them by
-        the panel), ``positives`` and ``negatives`` written.
+        the panel), ``positives`` and ``negatives`` written, and ``unlabelled`` sampled.
     """
     counts: dict[str, dict[str, int]] = {}
     for i, day in enumerate(days):
@@ -473,7 +588,26 @@ def build_snapshot_examples(
         )
         labelled.unpersist()
         written = ex.snapshot_counts(spark.read.parquet(ex.snapshot_path(lake, run, day)))
-        counts[day.isoformat()] = {"labelled": total, "panel_labelled": by_panel, **written}
+        unlabelled = 0
+        if max_unlabelled and day in unlabelled_days:
+            unlabelled = _write_unlabelled(
+                spark,
+                lake,
+                run=run,
+                day=day,
+                pairs=pairs,
+                features=features,
+                panel=panel,
+                labelled=total,
+                cap=max_unlabelled,
+                build_features=build_features,
+            )
+        counts[day.isoformat()] = {
+            "labelled": total,
+            "panel_labelled": by_panel,
+            **written,
+            "unlabelled": unlabelled,
+        }
         log.info(
             "snapshot %d/%d %s: %d labelled pairs (%d by the panel), %d written "
             "(%d positives, %d negatives)%s",
@@ -492,12 +626,39 @@ def build_snapshot_examples(
     return counts
 
 
+def _write_unlabelled(
+    spark: SparkSession,
+    lake: Lake,
+    *,
+    run: str,
+    day: dt.date,
+    pairs: DataFrame,
+    features: DataFrame,
+    panel: DataFrame | None,
+    labelled: int,
+    cap: int,
+    build_features: ex.FeatureBuilder,
+) -> int:
+    """Write a pair-hash sample of about ``cap`` of the day's unlabelled candidate pairs,
+    with their features; return how many were written."""
+    fraction = ex.sample_fraction(max(0, pairs.count() - labelled), cap)
+    sample = ex.unlabelled_candidates(pairs, features, panel)
+    if fraction < 1.0:
+        sample = sample.where(ex.pair_unit() < F.lit(fraction))
+    path = ex.unlabelled_path(lake, run, day)
+    ex.snapshot_examples(sample, features, build_features=build_features).write.mode(
+        "overwrite"
+    ).parquet(path)
+    return spark.read.parquet(path).count()
+
+
 def _prune_runs(spark: SparkSession, lake: Lake, keep: int) -> list[str]:
     """Delete all but the newest ``keep`` runs' examples; return the deleted run ids."""
     runs = [n for n in list_children(spark, lake.table(ex.EXAMPLES_TABLE)) if n.startswith("run=")]
     doomed = runs[: max(0, len(runs) - keep)]
     for name in doomed:
         delete_path(spark, lake.path(ex.EXAMPLES_TABLE, name))
+        delete_path(spark, lake.path(ex.UNLABELLED_TABLE, name))
     return [name.removeprefix("run=") for name in doomed]
 
 
@@ -571,8 +732,11 @@ def _run_training(
         build_features=build_pair_features,
         panel=panel if panel_cookies else None,
         on_snapshot=on_snapshot,
+        unlabelled_days=days[-cfg.reweight_snapshots :] if cfg.reweight else (),
+        max_unlabelled=cfg.unlabelled_per_snapshot,
     )
     panel.unpersist()
+    sampled = sum(c["unlabelled"] for c in per_snapshot.values())
     table = ex.read_run(spark, lake, run)
     per_day = {
         r["first_seen"]: (int(r["positives"]), int(r["negatives"]))
@@ -608,6 +772,7 @@ def _run_training(
             panel_test_share=cfg.panel_test_share,
         ),
         feature_columns=model_features(cfg.excluded_features),
+        unlabelled=ex.read_unlabelled(spark, lake, run) if sampled else None,
         extra_record={
             "run": run,
             "snapshots": per_snapshot,

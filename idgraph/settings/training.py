@@ -69,6 +69,31 @@ class TrainingSettings(IdgraphSettings):
     min_panel_negatives: int = Field(default=50, ge=1)
     """See ``min_panel_positives``."""
 
+    reweight: bool = True
+    """Without a usable panel, choose the threshold on login-labelled validation pairs
+    reweighted towards the unlabelled candidate pairs the model will score (importance
+    weights from a classifier telling the two apart), not on the raw login pairs."""
+
+    unlabelled_per_snapshot: int = Field(default=2_000, ge=0)
+    """Unlabelled candidate pairs sampled (by pair hash) from each of the last
+    ``reweight_snapshots`` snapshots: the population the validation pairs are reweighted to."""
+
+    reweight_snapshots: int = Field(default=7, ge=1)
+    """How many of the newest snapshots give the unlabelled sample."""
+
+    reweight_clip: float = Field(default=50.0, gt=1.0)
+    """Largest importance weight, relative to the mean weight of 1 (a few pairs that look
+    nothing like a login pair must not decide the threshold alone)."""
+
+    min_effective_positives: float = Field(default=30.0, gt=0.0)
+    """The reweighted threshold is used only when the validation positives' effective sample
+    size ``(sum w)^2 / sum w^2`` reaches this (and the negatives' reaches
+    ``min_effective_negatives``); otherwise the decision says so and the unweighted
+    threshold stands."""
+
+    min_effective_negatives: float = Field(default=30.0, gt=0.0)
+    """See ``min_effective_positives``."""
+
     target_precision: float = Field(default=0.95, gt=0.0, lt=1.0)
     """Decision threshold is chosen on validation data to reach this precision."""
 

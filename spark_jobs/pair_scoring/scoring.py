@@ -64,5 +64,7 @@ def score_pairs(
             out[score_col] = model.predict(matrix, validate_features=False).astype("float64")
             yield out
 
-    selected = pairs.select(*keep, *[F.col(c).cast("float") for c in features])
+    # A feature that is also kept passes through as it is (and is cast when scored).
+    cast = [F.col(c).cast("float") for c in features if c not in keep_names]
+    selected = pairs.select(*keep, *cast)
     return selected.mapInPandas(predict, schema=out_schema)

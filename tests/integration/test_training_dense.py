@@ -68,6 +68,11 @@ def test_dense_world_trains_in_a_2gb_driver(spark, tmp_path: Path) -> None:  # t
         for path in (root / "training" / "decisions").glob("part-*")
         for line in path.read_text().splitlines()
     ][-1]
+    # No panel here: the threshold was weighed against the unlabelled candidates, and the
+    # decision says whether that estimate was trusted.
+    assert decision["reweighting"]["unlabelled"] > 0, decision
+    assert decision["threshold_source"] in ("login_reweighted", "login")
+    assert (decision["threshold_source"] == "login_reweighted") == decision["reweighting"]["used"]
     snapshots = decision["snapshots"]
     sampled = [d for d, c in snapshots.items() if c["labelled"] > CAP]
     assert sampled, snapshots  # the cap was exercised on this world …
