@@ -88,13 +88,23 @@ def valkey() -> Iterator[str]:
     server.stop()
 
 
+# The CLI's own Spark session, sized like the test session's: a small lake on two cores.
+_SMALL_SPARK = {
+    "IDGRAPH_SPARK_SHUFFLE_PARTITIONS": "2",
+    "IDGRAPH_SPARK_DRIVER_MEMORY": "2g",
+    "IDGRAPH_SPARK_EXTRA_CONF": json.dumps(
+        {"spark.sql.adaptive.enabled": "false", "spark.python.worker.reuse": "true"}
+    ),
+}
+
+
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "idgraph.cli", *args],
         capture_output=True,
         text=True,
         timeout=600,
-        env=os.environ | (env or {}),
+        env=os.environ | _SMALL_SPARK | (env or {}),
     )
 
 
