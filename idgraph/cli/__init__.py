@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from idgraph.cli import pipeline, serve, simulate, submit, train  # noqa: F401  (registration)
+from idgraph.cli import (  # noqa: F401  (registration)
+    feedback,
+    pipeline,
+    serve,
+    simulate,
+    submit,
+    train,
+)
 from idgraph.cli.app import app
 
 

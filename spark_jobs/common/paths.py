@@ -20,6 +20,7 @@ TABLES = (
     "identity_graph",
     "health",
     "optouts",
+    "feedback",
     "panel",
     "panel_quarantine",
     "panel_reconciliation",

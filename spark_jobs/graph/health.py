@@ -61,6 +61,12 @@ HEALTH = T.StructType(
         T.StructField("overmerge_components", T.LongType(), False),
         T.StructField("overmerge_parts", T.LongType(), False),
         T.StructField("overmerge_deterministic_only", T.LongType(), False),
+        # different_people verdicts in force with both cookies in the graph; of those, the
+        # ones that shared a component and were split apart; components split; edges cut.
+        T.StructField("feedback_pairs", T.LongType(), False),
+        T.StructField("feedback_pairs_split", T.LongType(), False),
+        T.StructField("feedback_components_split", T.LongType(), False),
+        T.StructField("feedback_edges_cut", T.LongType(), False),
         T.StructField("scored_pairs", T.LongType(), False),
         T.StructField("scored_pairs_above_threshold", T.LongType(), False),
         T.StructField(
@@ -92,6 +98,14 @@ HEALTH = T.StructType(
         T.StructField("gate_notes", T.ArrayType(T.StringType()), False),
         T.StructField("note", T.StringType(), False),
     ]
+)
+
+
+FEEDBACK_FIGURES = (
+    "feedback_pairs",
+    "feedback_pairs_split",
+    "feedback_components_split",
+    "feedback_edges_cut",
 )
 
 
@@ -190,6 +204,8 @@ def health_row(figures: Mapping[str, Any], gate: GateOutcome) -> dict[str, Any]:
         gate_notes=list(gate.notes),
     )
     row.setdefault("computed_at", dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    for name in FEEDBACK_FIGURES:  # figures assembled before feedback existed: none honoured
+        row.setdefault(name, 0)
     missing = [f.name for f in HEALTH.fields if f.name not in row]
     if missing:
         raise ValueError(f"health row lacks {missing}")
@@ -227,6 +243,10 @@ def format_health(row: Mapping[str, Any]) -> str:
         f"over-merge: {row['overmerge_components']:,} components split into "
         f"{row['overmerge_parts']:,} parts, {row['overmerge_deterministic_only']:,} "
         "deterministic-only",
+        f"feedback: {row.get('feedback_pairs') or 0:,} different_people pairs in the graph, "
+        f"{row.get('feedback_pairs_split') or 0:,} split apart "
+        f"({row.get('feedback_components_split') or 0:,} components, "
+        f"{row.get('feedback_edges_cut') or 0:,} edges cut)",
         f"scored pairs: {row['scored_pairs']:,} ({row['scored_pairs_above_threshold']:,} "
         f"above threshold), model {row.get('model_version') or 'none'}"
         + (" - DETERMINISTIC LINKS ONLY" if row["deterministic_only"] else ""),

@@ -2,9 +2,10 @@
 
 Reads ``cookie_features/dt=D`` (opt-outs dropped), ``scored_pairs/dt=D`` (missing or empty when
 there is no champion model yet: deterministic links only, said in the note) and
-``identity_graph/dt=D-1`` for stable IDs. Everything between reading and writing is a pure
-DataFrame function of this package; the few figures the health row needs are collected from
-small aggregates.
+``identity_graph/dt=D-1`` for stable IDs, and the ``different_people`` verdicts in force
+(``feedback`` drained by D), which it honours after over-merge protection. Everything
+between reading and writing is a pure DataFrame function of this package; the few figures the
+health row needs are collected from small aggregates.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pyspark.sql import functions as F
 
 from idgraph.settings import AppSettings, GraphSettings, load_settings
 from spark_jobs.common.evidence import session_rule
+from spark_jobs.common.feedback import cannot_links
 from spark_jobs.common.io import (
     list_partitions,
     partition_exists,
@@ -31,6 +33,7 @@ from spark_jobs.common.optouts import drop_opted_out, read_optouts
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import IDENTITY_GRAPH, PAIR_KEYS, conform
 from spark_jobs.common.stage import StageFailed, StageResult
+from spark_jobs.graph.cannot_link import honour_cannot_links
 from spark_jobs.graph.connected_components import connected_components
 from spark_jobs.graph.edges import (
     cookie_vertices,
@@ -175,6 +178,31 @@ def _yesterday(spark: SparkSession, lake: Lake, day: dt.date) -> DataFrame | Non
     )
 
 
+def _same_component(det: DataFrame, labels: DataFrame) -> DataFrame:
+    """The deterministic edges whose cookie and login vertex share a component."""
+    src = labels.select(F.col("id").alias("src"), F.col("component").alias("_cs"))
+    dst = labels.select(F.col("id").alias("dst"), F.col("component").alias("_cd"))
+    return (
+        det.join(src, "src")
+        .join(dst, "dst")
+        .where(F.col("_cs") == F.col("_cd"))
+        .select(*det.columns)
+    )
+
+
+def _pairs_sharing_an_id(graph: DataFrame, pairs: DataFrame) -> int:
+    """How many of ``pairs`` (``PAIR_KEYS``) have one unified ID in ``graph``: must be 0."""
+    ids = graph.select("site_id", "cookie_id", "unified_id")
+    joined = pairs.join(
+        ids.select(F.col("site_id").alias("site_id_l"), F.col("cookie_id").alias("cookie_id_l"),
+                   F.col("unified_id").alias("_ul")), ["site_id_l", "cookie_id_l"],
+    ).join(
+        ids.select(F.col("site_id").alias("site_id_r"), F.col("cookie_id").alias("cookie_id_r"),
+                   F.col("unified_id").alias("_ur")), ["site_id_r", "cookie_id_r"],
+    )  # fmt: skip
+    return joined.where(F.col("_ul") == F.col("_ur")).count()
+
+
 def run_graph(
     spark: SparkSession,
     settings: AppSettings,
@@ -267,10 +295,25 @@ def run_graph(
         cc_options=cc_options,
         split_multi_login=gs.split_multi_login,
     )
+    in_force = cannot_links(spark, lake, day).localCheckpoint()
+    honoured = honour_cannot_links(
+        overmerge.labels,
+        cookies,
+        det,
+        prob,
+        in_force,
+        threshold_step=gs.overmerge_threshold_step,
+        det_step=gs.overmerge_max_steps + 1,
+        det_weight=gs.feedback_cut_weight_deterministic,
+    )
+    labels, det_kept = honoured.labels, det
+    if honoured.violated:
+        labels = labels.localCheckpoint()
+        det_kept = _same_component(det, labels)  # a cut login edge no longer makes "deterministic"
     linked = link_cookies(
         cookies,
-        overmerge.labels,
-        det,
+        labels,
+        det_kept,
         prob,
         threshold_step=gs.overmerge_threshold_step,
         det_step=gs.overmerge_max_steps + 1,
@@ -300,6 +343,9 @@ def run_graph(
         score_histogram(pairs, bins=gs.score_histogram_bins).collect() if pairs is not None else []
     )
     problems = [f"{s} (earlier stage)" for s in failed_stages]
+    still_joined = _pairs_sharing_an_id(graph, in_force) if honoured.pairs else 0
+    if still_joined:
+        problems.append(f"feedback: {still_joined:,} different_people pairs share a unified ID")
     expected = cookies.count()
     if sizes["cookies"] != expected:
         problems.append(
@@ -318,6 +364,10 @@ def run_graph(
         "overmerge_components": overmerge.oversized,
         "overmerge_parts": overmerge.parts,
         "overmerge_deterministic_only": overmerge.deterministic_only,
+        "feedback_pairs": honoured.pairs,
+        "feedback_pairs_split": honoured.violated - still_joined,
+        "feedback_components_split": honoured.components,
+        "feedback_edges_cut": honoured.edges_cut,
         "scored_pairs": volume,
         "scored_pairs_above_threshold": n_model_prob,
         "score_histogram": score_figures(
@@ -367,6 +417,7 @@ def run_graph(
             "churn": "n/a" if churn_share is None else round(churn_share, 4),
             "model": model_version or "none",
             "probabilistic_edges": n_prob,
+            "feedback_split": f"{honoured.violated} of {honoured.pairs} pairs",
             "degraded": "DEGRADED: " + "; ".join(degraded) if degraded else "no",
             "gate": "passed" if gate.passed else "FAILED: " + "; ".join(gate.failures),
         },

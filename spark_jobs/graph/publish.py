@@ -5,7 +5,8 @@ removes the partial one):
 
 1. the graph stage's publish gate (``health/dt=D``) — refused unless ``force``;
 2. drain the service's recorded opt-outs into ``optouts/dt=D`` and drop every opted-out
-   cookie (named, or seen logged in with an opted-out login hash) from the graph;
+   cookie (named, or seen logged in with an opted-out login hash) from the graph; drain the
+   recorded link verdicts into ``feedback/dt=D`` (the next day's graph honours them);
 3. under a publish lock, write version ``YYYYMMDD.<n>`` beside the live one (cookie buckets,
    then the login index), per Spark partition;
 4. verify: listpack limits respected, ``HLEN`` sum equals the row count, a sample read back
@@ -29,6 +30,7 @@ from pyspark.sql import functions as F
 from idgraph import keyspace as ks
 from idgraph.embedded import redis_target
 from idgraph.settings import AppSettings, load_settings
+from spark_jobs.common.feedback_drain import drain_feedback
 from spark_jobs.common.io import partition_exists, read_partition
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
 from spark_jobs.common.optouts_drain import (
@@ -297,13 +299,15 @@ def run_publish(
         client = target.client()
         try:
             drained = drain_optouts(spark, settings, day, client=client)
+            # Verdicts take effect in the next graph: drained now, read by graph D+1.
+            feedback = drain_feedback(spark, settings, day, client=client)
         finally:
             client.close()
         graph = exclude_optouts(graph, read_optouts(spark, lake), logins)
         if logins is not None:  # the index only needs cookies that are published
             logins = logins.join(graph.select("site_id", "cookie_id"), ["site_id", "cookie_id"])
         summary = publish_graph(spark, graph, logins, settings=settings, target=target, day=day)
-    summary |= {"gate": gate, "optouts_drained": drained}
+    summary |= {"gate": gate, "optouts_drained": drained, **feedback}
     return StageResult(STAGE, summary=summary, note=f"graph {summary['version']} live")
 
 
