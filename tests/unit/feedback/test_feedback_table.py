@@ -41,12 +41,13 @@ def test_drain_read_latest_verdict_and_labels(spark: Any, client: redis.Redis, t
     settings = load_settings(lake={"root": lake.root})
     _send(client, "x", "y", "different_people", "2026-05-01T10:00:00.000+00:00")
     _send(client, "p", "q", "different_people", "2026-05-01T10:00:00.000+00:00")
-    # The same pair written the other way round, later, from another key: it lifts the verdict.
+    # The same pair the other way round, an hour later (11:00 UTC), from another key: it lifts
+    # the verdict.
     client.xadd(
         ks.FEEDBACK_KEY,
         ks.feedback_entry(
             a=("s2", "q"), b=("s1", "p"), verdict="same_person",
-            key_id=ks.api_key_id("k2"), received_at="2026-05-01T11:00:00.000+02:00",
+            key_id=ks.api_key_id("k2"), received_at="2026-05-01T13:00:00.000+02:00",
         ),
     )  # fmt: skip
     client.xadd(ks.FEEDBACK_KEY, {"verdict": "maybe", "site_id_a": "s1"})  # not the service's
