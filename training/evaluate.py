@@ -25,6 +25,15 @@ days, closed transitively (connected components). Candidate recall enumerates on
 ``cross_device`` counts, for each method, the people with both a computer cookie and a phone
 cookie (device type from the user agent) and how many of them the method links across the
 two (a computer and a phone cookie of theirs in one cluster).
+
+``link_figures`` gives, per method, the **reach** of anonymous cookies (the share linked to at
+least one other cookie of their person) and recall **by pair kind**, from the truth's device:
+``cross_site`` (one device, two sites: the same browser, or another browser of that device),
+``two_devices`` (two devices of one person) and ``reset`` (one device, one site: a cookie that
+was cleared or expired and its successor). Both are cluster-size sums too, over grouping sets
+of (cluster, person, device, site) in one pass. ``--hide-logins`` (``training.hidden_logins``)
+rebuilds the day without a seeded share of the logins and needs no truth. Every figure is
+described in docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import datetime as dt
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -49,6 +59,10 @@ log = logging.getLogger(__name__)
 DEFAULT_OUT = os.path.join("benchmarks", "results", "eval.json")
 TARGETS = {
     "graph_precision": 0.95,
+    "anonymous_reach": 0.25,
+    "anonymous_link_precision": 0.95,
+    "hidden_login_recovery": 0.50,
+    "hidden_login_precision": 0.95,
     "recall_vs_deterministic": 3.0,
     "recall_vs_session_rule": 1.0,
     "candidate_recall_sharing_ip": 0.90,
@@ -155,8 +169,9 @@ def universe(features: DataFrame, truth: DataFrame) -> DataFrame:
         if "shared_device" in truth.columns
         else F.lit(False)
     )
+    device = [F.col("device_id")] if "device_id" in truth.columns else []
     return features.join(
-        truth.select("site_id", "cookie_id", "person_id", shared.alias("shared")),
+        truth.select("site_id", "cookie_id", "person_id", shared.alias("shared"), *device),
         ["site_id", "cookie_id"],
     ).select(
         "shared",
@@ -173,6 +188,11 @@ def universe(features: DataFrame, truth: DataFrame) -> DataFrame:
             F.col("device_type")
             if "device_type" in features.columns
             else F.lit(None).cast("string").alias("device_type")
+        ),
+        (
+            F.col("device_id")
+            if "device_id" in truth.columns
+            else F.lit(None).cast("long").alias("device_id")
         ),
         F.concat_ws("\u0001", "site_id", "cookie_id").alias("key"),
         F.col("login_hash").isNotNull().cast("int").alias("logged"),
@@ -316,6 +336,107 @@ def cross_device(assigned: DataFrame, *, cluster: Column) -> dict[str, int]:
     return {"eligible": int(row["eligible"]), "linked": int(row["linked"])}
 
 
+# Within-cluster pair sums ``link_figures`` needs: name -> columns grouped beside the cluster.
+_LEVELS: dict[str, tuple[str, ...]] = {
+    "pairs": (),
+    "same_person": ("person_id",),
+    "same_device": ("device_id",),
+    "same_device_site": ("device_id", "site_id"),
+    "same_site": ("site_id",),
+    "same_site_person": ("site_id", "person_id"),
+}
+_GROUPED = ("cluster", "person_id", "device_id", "site_id")
+
+
+def within_cluster_sums(assigned: DataFrame, *, cluster: Column) -> dict[str, int]:
+    """Sums of C(n, 2) over each level of ``_LEVELS`` within the clusters, in one pass.
+
+    Also ``reached``: the anonymous cookies (``logged`` 0) that share their cluster with
+    another cookie of their person. ``assigned`` needs ``key``, ``logged``, ``person_id``,
+    ``device_id`` and ``site_id``; a null ``cluster`` is a singleton.
+    """
+    df = assigned.withColumn(
+        "cluster",
+        F.coalesce(cluster.cast("string"), F.concat(F.lit("\u0000singleton:"), F.col("key"))),
+    )
+    # grouping_id has a 1 bit for every grouping column a set leaves out, the first column
+    # being the most significant bit.
+    gid_of = {
+        sum(1 << (len(_GROUPED) - 1 - i) for i, c in enumerate(_GROUPED) if c not in cols): name
+        for name, cols in ((n, ("cluster", *lv)) for n, lv in _LEVELS.items())
+    }
+    grouped = df.groupingSets([("cluster", *lv) for lv in _LEVELS.values()], *_GROUPED).agg(
+        F.grouping_id().alias("gid"),
+        F.count(F.lit(1)).alias("n"),
+        F.sum(1 - F.col("logged")).alias("anonymous"),
+    )
+    rows = (
+        grouped.groupBy("gid")
+        .agg(
+            F.sum(c2(F.col("n"))).alias("sum"),
+            F.sum(F.when(F.col("n") >= 2, F.col("anonymous"))).alias("reached"),
+        )
+        .collect()
+    )
+    sums = {gid_of[r["gid"]]: int(r["sum"] or 0) for r in rows}
+    reached = next((int(r["reached"] or 0) for r in rows if gid_of[r["gid"]] == "same_person"), 0)
+    return {name: sums.get(name, 0) for name in _LEVELS} | {"reached": reached}
+
+
+def _share(a: int, b: int) -> float | None:
+    return a / b if b else None
+
+
+def link_figures(
+    sums: dict[str, int], truth: dict[str, int], *, anonymous: int, anonymous_precision: float
+) -> dict[str, Any]:
+    """Reach of anonymous cookies and recall by pair kind, from ``within_cluster_sums`` of a
+    method (``sums``) and of the truth (``truth``: the same sums with the person as cluster).
+
+    Kinds are exclusive: ``two_devices`` (device ids differ), ``cross_site`` (one device, two
+    sites), ``reset`` (one device, one site). Shared-device cookies are left out upstream, so
+    a device has one owner and a pair of two people always joins two devices: ``cross_site``
+    links are right by construction (precision None); ``two_devices`` precision is over the
+    method's pairs of two devices; ``reset`` precision is over every linked pair of two
+    cookies of one site, which is what the graph can tell apart.
+    """
+
+    def kind(linked: int, true: int, **extra: Any) -> dict[str, Any]:
+        return {"true_pairs": true, "linked": linked, "recall": _share(linked, true)} | extra
+
+    two = sums["same_person"] - sums["same_device"]
+    return {
+        "reach": {
+            "anonymous_cookies": anonymous,
+            "reached": sums["reached"],
+            "reach": _share(sums["reached"], anonymous),
+            # the anonymous cookies whose person has another cookie that day at all
+            "linkable": truth["reached"],
+            "reach_of_linkable": _share(sums["reached"], truth["reached"]),
+            "link_precision": anonymous_precision,
+        },
+        "by_kind": {
+            "cross_site": kind(
+                sums["same_device"] - sums["same_device_site"],
+                truth["same_device"] - truth["same_device_site"],
+                precision=None,
+            ),
+            "two_devices": kind(
+                two,
+                truth["same_person"] - truth["same_device"],
+                predicted=sums["pairs"] - sums["same_device"],
+                precision=_share(two, sums["pairs"] - sums["same_device"]),
+            ),
+            "reset": kind(
+                sums["same_device_site"],
+                truth["same_device_site"],
+                predicted=sums["same_site"],
+                precision=_share(sums["same_site_person"], sums["same_site"]),
+            ),
+        },
+    }
+
+
 def _window_evidence(
     spark: SparkSession, settings: AppSettings, lake: Lake, day: dt.date
 ) -> DataFrame | None:
@@ -354,6 +475,7 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
     n_anonymous = n_cookies - truth_n["logged_cookies"]
     result: dict[str, Any] = {
         "day": day.isoformat(),
+        "truth": True,
         "cookies": n_cookies,
         "anonymous_cookies": n_anonymous,
         "shared_device_cookies_excluded": everyone.count() - n_cookies,
@@ -367,6 +489,21 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
     crossing = {
         "deterministic": cross_device(cookies, cluster=F.col("login_hash")),
     }
+    truth_sums = within_cluster_sums(cookies, cluster=F.col("person_id"))
+    has_devices = "device_id" in truth.columns
+
+    def add_links(name: str, frame: DataFrame, cluster: Column) -> None:
+        method = result["methods"][name]
+        figures = link_figures(
+            within_cluster_sums(frame, cluster=cluster),
+            truth_sums,
+            anonymous=n_anonymous,
+            anonymous_precision=method["anonymous"]["precision"],
+        )
+        method |= figures if has_devices else {"reach": figures["reach"]}
+
+    add_links("deterministic", cookies, F.col("login_hash"))
+    add_links("naive_ip_ua", cookies, naive_ip_ua_cluster())
     evidence = _window_evidence(spark, settings, lake, day)
     if evidence is not None:
         from spark_jobs.common.evidence import session_rule_edges
@@ -383,6 +520,7 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
             crossing[name] = cross_device(
                 ruled.where(~F.col("shared")), cluster=F.col("rule_cluster")
             )
+            add_links(name, ruled.where(~F.col("shared")), F.col("rule_cluster"))
             ruled.unpersist()
         evidence.unpersist()
     result["cross_device"] = crossing
@@ -402,6 +540,7 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
         crossing["graph"] = cross_device(
             assigned.where(~F.col("shared")), cluster=F.col("unified_id")
         )
+        add_links("graph", assigned.where(~F.col("shared")), F.col("unified_id"))
         truth_all = truth_counts(everyone)
         result["including_shared_devices"] = {
             "graph": pairwise(clustering_counts(assigned, cluster=F.col("unified_id")), truth_all),
@@ -410,13 +549,13 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
             ),
         }
         assigned.unpersist()
-        result["largest_component"] = (
-            read_partition(spark, lake, "identity_graph", day)
-            .agg(F.max("component_size"))
-            .first()[0]
+        largest = (
+            read_partition(spark, lake, "identity_graph", day).agg(F.max("component_size")).first()
         )
+        result["largest_component"] = None if largest is None else largest[0]
     elif edges is not None:
-        combined = {k: deterministic[k] + edges[k] for k in edges} | {"largest": None}
+        combined: dict[str, Any] = {k: deterministic[k] + edges[k] for k in edges}
+        combined["largest"] = None
         result["graph_source"] = "scored edges at threshold + deterministic (no closure)"
         result["methods"]["graph"] = pairwise(combined, truth_n)
     if edges is not None:
@@ -437,12 +576,18 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
 
 def check_targets(result: dict[str, Any]) -> dict[str, Any]:
     """Each target of the issue with the measured figure and whether it is met."""
-    methods = result["methods"]
-    det_recall = methods["deterministic"]["recall"]
+    methods = result.get("methods") or {}
+    det_recall = (methods.get("deterministic") or {}).get("recall")
     graph = methods.get("graph")
     cand = result.get("candidates")
+    reach = (graph or {}).get("reach") or {}
+    hidden = (result.get("hidden_logins") or {}).get("rebuilt") or {}
     measured = {
         "graph_precision": graph["precision"] if graph else None,
+        "anonymous_reach": reach.get("reach"),
+        "anonymous_link_precision": reach.get("link_precision"),
+        "hidden_login_recovery": hidden.get("recovery"),
+        "hidden_login_precision": hidden.get("precision"),
         "recall_vs_deterministic": (graph["recall"] / det_recall if graph and det_recall else None),
         "recall_vs_session_rule": (
             graph["recall"] / methods["session_rule"]["recall"]
@@ -464,9 +609,43 @@ def check_targets(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render(result: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """Rich tables of the evaluation: methods side by side, then the other figures."""
-    from rich.console import Group
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _links_table(result: dict[str, Any]) -> Any:
+    """Anonymous reach and recall by pair kind, one row per method."""
+    from rich.table import Table
+
+    table = Table(title="anonymous reach and recall by pair kind (truth's devices)")
+    cols = ("method", "reach", "of linkable", "cross-site", "two devices", "(precision)")
+    for col in (*cols, "reset", "(same-site precision)"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for name, m in (result.get("methods") or {}).items():
+        if "reach" not in m:
+            continue
+        kinds = m.get("by_kind") or {}
+
+        def recall(kind: str, kinds: dict[str, Any] = kinds) -> str:
+            return _pct((kinds.get(kind) or {}).get("recall"))
+
+        def precision(kind: str, kinds: dict[str, Any] = kinds) -> str:
+            return _pct((kinds.get(kind) or {}).get("precision"))
+
+        table.add_row(
+            name,
+            _pct(m["reach"]["reach"]),
+            _pct(m["reach"]["reach_of_linkable"]),
+            recall("cross_site"),
+            recall("two_devices"),
+            precision("two_devices"),
+            recall("reset"),
+            precision("reset"),
+        )
+    return table
+
+
+def _methods_table(result: dict[str, Any]) -> Any:
     from rich.table import Table
 
     methods = Table(
@@ -489,6 +668,22 @@ def render(result: dict[str, Any]):  # type: ignore[no-untyped-def]
             f"{m['anonymous']['precision']:.4f}",
             f"{m['anonymous']['recall']:.4f}",
         )
+    return methods
+
+
+def render(result: dict[str, Any]) -> Any:
+    """Rich tables of the evaluation: methods side by side, reach and pair kinds, the hidden
+    logins' rebuild, then the other figures. A result without truth has only the last two."""
+    from rich.console import Group
+    from rich.table import Table
+
+    from training.hidden_logins import render_hidden
+
+    parts = []
+    if result.get("methods"):
+        parts += [_methods_table(result), _links_table(result)]
+    if result.get("hidden_logins"):
+        parts.append(render_hidden(result["hidden_logins"]))
     other = Table(title="candidates, graph, targets", show_header=False)
     other.add_column("what", style="bold")
     other.add_column("value", justify="right")
@@ -509,27 +704,68 @@ def render(result: dict[str, Any]):  # type: ignore[no-untyped-def]
         measured = "n/a" if t["measured"] is None else f"{t['measured']:.4g}"
         verdict = {True: "[green]met[/]", False: "[red]NOT met[/]", None: "n/a"}[t["met"]]
         other.add_row(f"target {name} ({t['target']})", f"{measured} {verdict}")
-    return Group(methods, other)
+    return Group(*parts, other)
 
 
 def run_evaluation(
-    spark: SparkSession, settings: AppSettings, day: dt.date, *, out: str | None = DEFAULT_OUT
+    spark: SparkSession,
+    settings: AppSettings,
+    day: dt.date,
+    *,
+    out: str | None = DEFAULT_OUT,
+    hide_logins: float | None = None,
+    seed: int = 1,
+    work_root: str | None = None,
+    keep_work_lake: bool = False,
+    on_step: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate day ``day`` of the lake against ``truth/cookies``; print and save the figures.
+    """Evaluate day ``day`` of the lake; print and save the figures.
+
+    With ``truth/cookies`` (a simulated lake): every figure against the truth. With
+    ``hide_logins``: also the hidden-logins rebuild (``training.hidden_logins``), which needs
+    no truth, so a production lake gets that part alone.
 
     Args:
         out: JSON file to write (local path); None to skip.
+        hide_logins: share of the logged-in people whose logins are hidden; None: no rebuild.
+        seed: picks the hidden logins (same seed, same people).
+        work_root: the rebuild's work lake (default under the lake, ``_evaluation/…``).
+        keep_work_lake: keep the work lake afterwards (for inspection).
+        on_step: progress callback of the rebuild, ``(step, done, total)``.
 
     Raises:
-        FileNotFoundError: without ``truth/cookies`` or the day's ``cookie_features``.
+        FileNotFoundError: without the day's ``cookie_features``, or without ``truth/cookies``
+            when ``hide_logins`` is None.
     """
     from rich.console import Console
 
     lake = Lake(settings.lake.root)
-    for what in (lake.path("truth", "cookies"), lake.partition("cookie_features", day)):
-        if not path_exists(spark, what):
-            raise FileNotFoundError(f"evaluation needs {what}")
-    result = evaluate_day(spark, settings, day)
+    features = lake.partition("cookie_features", day)
+    if not path_exists(spark, features):
+        raise FileNotFoundError(f"evaluation needs {features}")
+    has_truth = path_exists(spark, lake.path("truth", "cookies"))
+    if not has_truth and hide_logins is None:
+        raise FileNotFoundError(
+            f"evaluation needs {lake.path('truth', 'cookies')} (or --hide-logins, which does not)"
+        )
+    result: dict[str, Any] = (
+        evaluate_day(spark, settings, day) if has_truth else {"day": day.isoformat()}
+    )
+    result["truth"] = has_truth
+    if hide_logins is not None:
+        from training.hidden_logins import run_hidden_logins
+
+        result["hidden_logins"] = run_hidden_logins(
+            spark,
+            settings,
+            day,
+            share=hide_logins,
+            seed=seed,
+            work_root=work_root,
+            keep=keep_work_lake,
+            on_step=on_step,
+        )
+    result["targets"] = check_targets(result)
     Console().print(render(result))
     if out:
         os.makedirs(os.path.dirname(out) or ".", exist_ok=True)

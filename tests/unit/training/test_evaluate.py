@@ -235,3 +235,70 @@ def test_session_rule_clusters_close_logins_and_rule_pairs_transitively(spark):
         "linked": 1,
     }
     assert cross_device(cookies, cluster=F.col("login_hash")) == {"eligible": 2, "linked": 0}
+
+
+def _kinds_brute_force(rows, cluster_of):
+    """Reach and pair kinds by enumeration. rows: (key, person, device, site, logged)."""
+    got = {"cross_site": [0, 0], "two_devices": [0, 0], "reset": [0, 0]}  # [linked, true]
+    two_devices_predicted = same_site_predicted = same_site_correct = 0
+    for a, b in itertools.combinations(rows, 2):
+        linked = cluster_of(a) is not None and cluster_of(a) == cluster_of(b)
+        if a[1] == b[1]:
+            kind = "two_devices" if a[2] != b[2] else "cross_site" if a[3] != b[3] else "reset"
+            got[kind][0] += linked
+            got[kind][1] += 1
+        two_devices_predicted += linked and a[2] != b[2]
+        same_site_predicted += linked and a[3] == b[3]
+        same_site_correct += linked and a[3] == b[3] and a[1] == b[1]
+    reached = sum(
+        1
+        for r in rows
+        if not r[4]
+        and any(
+            o is not r
+            and o[1] == r[1]
+            and cluster_of(r) is not None
+            and cluster_of(o) == cluster_of(r)
+            for o in rows
+        )
+    )
+    return got, two_devices_predicted, same_site_predicted, same_site_correct, reached
+
+
+@pytest.mark.parametrize("seed", [SEED, SEED + 7])
+def test_reach_and_pair_kinds_match_pair_enumeration(spark, seed):
+    from training.evaluate import link_figures, within_cluster_sums
+
+    rng = np.random.default_rng(seed)
+    rows, clusters = [], {}
+    for i in range(240):
+        person = int(rng.integers(0, 40))
+        device = person * 3 + int(rng.integers(0, 2))  # a device belongs to one person
+        rows.append((f"k{i}", person, device, f"s{rng.integers(0, 4)}", int(rng.random() < 0.3)))
+        # clusters mostly follow the person, sometimes a wrong one, sometimes none
+        r = rng.random()
+        clusters[f"k{i}"] = None if r < 0.2 else f"c{person}" if r < 0.85 else f"c{person + 1}"
+    df = spark.createDataFrame(
+        [(*r, clusters[r[0]]) for r in rows],
+        "key string, person_id long, device_id long, site_id string, logged int, cluster string",
+    )
+    anonymous = sum(1 for r in rows if not r[4])
+    figures = link_figures(
+        within_cluster_sums(df, cluster=F.col("cluster")),
+        within_cluster_sums(df, cluster=F.col("person_id")),
+        anonymous=anonymous,
+        anonymous_precision=0.5,
+    )
+    kinds, two_pred, site_pred, site_correct, reached = _kinds_brute_force(
+        rows, lambda r: clusters[r[0]]
+    )
+    for kind, (linked, true) in kinds.items():
+        assert figures["by_kind"][kind]["linked"] == linked, kind
+        assert figures["by_kind"][kind]["true_pairs"] == true, kind
+        assert true > 0
+    assert figures["by_kind"]["two_devices"]["predicted"] == two_pred
+    assert figures["by_kind"]["reset"]["precision"] == pytest.approx(site_correct / site_pred)
+    assert figures["reach"]["reached"] == reached
+    assert figures["reach"]["reach"] == pytest.approx(reached / anonymous)
+    _, _, _, _, linkable = _kinds_brute_force(rows, lambda r: r[1])
+    assert figures["reach"]["linkable"] == linkable
