@@ -5,7 +5,9 @@
 3. train the first model, which becomes champion if it passes the minimum quality;
 4. run the last day for real: scoring with the champion, graph, gate, publish to Redis;
 5. evaluate the day's graph against the simulator's ground truth;
-6. start the lookup service and ask it about a few cookies over real HTTP.
+6. start the lookup service and ask it about a few cookies over real HTTP;
+7. report a wrong link over HTTP (``POST /v1/feedback``), run the next day and show the two
+   cookies apart (``feedback_step``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from idgraph.settings import AppSettings
 log = logging.getLogger(__name__)
 
 DEMO_API_KEY = "demo-key"
+DEMO_FEEDBACK_KEY = "demo-feedback-key"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class DemoPlan:
     def last_day(self) -> dt.date:
         return self.start + dt.timedelta(days=self.days - 1)
 
+    @property
+    def simulated_days(self) -> int:
+        """Days simulated: one more than processed, the day the feedback step runs."""
+        return self.days + 1
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -53,10 +61,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+def _http(method: str, url: str, body: Any = None, key: str = DEMO_API_KEY) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("X-API-Key", DEMO_API_KEY)
+    request.add_header("X-API-Key", key)
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
@@ -68,7 +76,10 @@ def _http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
 
 def start_service(lake: str, port: int) -> subprocess.Popen[bytes]:
     """Start ``idgraph serve`` on the lake's embedded Valkey and wait until it is ready."""
-    env = os.environ | {"IDGRAPH_API_KEYS": DEMO_API_KEY}
+    env = os.environ | {
+        "IDGRAPH_API_KEYS": DEMO_API_KEY,
+        "IDGRAPH_FEEDBACK_API_KEYS": DEMO_FEEDBACK_KEY,
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "idgraph.cli", "serve", "--lake", lake, "--port", str(port)],
         env=env,
@@ -166,6 +177,110 @@ def lookups(console: Console, lake: str, day: dt.date, port: int) -> dict[str, A
         "median_lookup_ms_incl_python_client": round(latencies[len(latencies) // 2], 2)
         if latencies
         else None,
+    }
+
+
+def wrong_link(lake: str, day: dt.date) -> tuple[dict[str, str], dict[str, str], bool]:
+    """Two cookies sharing a unified ID in the day's graph: a pair the truth calls two people
+    when there is one (a real mistake to report), else any such pair; and which it is."""
+    import pyarrow.dataset as ds
+
+    from spark_jobs.common.paths import Lake
+
+    paths = Lake(lake)
+    graph = ds.dataset(paths.partition("identity_graph", day), format="parquet").to_table(
+        columns=["site_id", "cookie_id", "unified_id", "component_size"]
+    )
+    truth = ds.dataset(paths.path("truth", "cookies"), format="parquet").to_table(
+        columns=["site_id", "cookie_id", "person_id"]
+    )
+    rows = graph.join(truth, ["site_id", "cookie_id"], join_type="left outer").to_pylist()
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["component_size"] > 1:
+            by_id.setdefault(row["unified_id"], []).append(row)
+    fallback = None
+    for members in sorted(by_id.values(), key=lambda m: (len(m), m[0]["unified_id"])):
+        members.sort(key=lambda r: (r["site_id"], r["cookie_id"]))
+        fallback = fallback or (members[0], members[1])
+        for other in members[1:]:
+            if other["person_id"] != members[0]["person_id"]:
+                return _ref(members[0]), _ref(other), True
+    if fallback is None:
+        raise RuntimeError(f"no two cookies share a unified ID in the graph of {day}")
+    return _ref(fallback[0]), _ref(fallback[1]), False
+
+
+def _ref(row: dict[str, Any]) -> dict[str, str]:
+    return {"site_id": row["site_id"], "cookie_id": row["cookie_id"]}
+
+
+def feedback_step(console: Console, lake: str, day: dt.date, port: int) -> dict[str, Any]:
+    """Report two cookies of one unified ID as different people, run the next day, show them
+    apart: over real HTTP against the running service, like a publisher would.
+
+    Publish drains recorded verdicts into the lake; the next day's graph honours them. The
+    verdict is sent after day ``day`` was published, so the demo drains it the way that
+    publish does (``drain_feedback``) before it runs day ``day`` + 1 in full.
+    """
+    from idgraph.embedded import redis_target
+    from idgraph.pipeline import DAILY_STAGES, PUBLISH_STAGE, build_session, run_day
+    from spark_jobs.common.feedback_drain import drain_feedback
+
+    base = f"http://127.0.0.1:{port}"
+    a, b, mistake = wrong_link(lake, day)
+
+    def uid(cookie: dict[str, str]) -> str:
+        status, body = _http("GET", f"{base}/v1/identity/{cookie['site_id']}/{cookie['cookie_id']}")
+        return str((body or {}).get("unified_id")) if status == 200 else f"HTTP {status}"
+
+    before = (uid(a), uid(b))
+    console.print(
+        f"{a['site_id']}/{a['cookie_id']} and {b['site_id']}/{b['cookie_id']} share "
+        f"{before[0]}" + (" although the truth says two people" if mistake else "")
+    )
+    verdict = {"a": a, "b": b, "verdict": "different_people", "reason": "demo: reported wrong link"}
+    refused, _ = _http("POST", f"{base}/v1/feedback", verdict)  # a lookup key: wrong scope
+    status, body = _http("POST", f"{base}/v1/feedback", verdict, key=DEMO_FEEDBACK_KEY)
+    console.print(f"POST /v1/feedback with a lookup key -> HTTP {refused}; with a feedback key "
+                  f"-> HTTP {status} {json.dumps(body)}")  # fmt: skip
+    if status != 202:
+        raise RuntimeError(f"feedback was not accepted: HTTP {status}")
+
+    settings = settings_for(lake)
+    spark = build_session(settings)
+    try:
+        with redis_target(settings) as url:
+            import redis
+
+            client = redis.Redis.from_url(url)
+            drained = drain_feedback(spark, settings, day, client=client)
+            client.close()
+        console.print(f"drained as publish does: {drained}")
+        next_day = day + dt.timedelta(days=1)
+        stages = DAILY_STAGES + (PUBLISH_STAGE,)
+        report = run_day(spark, settings, next_day, stages=stages)
+        if report.failed == "publish" and "gate" in (report.error or ""):
+            console.print(f"[bold yellow]demo:[/] the gate refused {next_day} ({report.error}); "
+                          "publishing with --force")  # fmt: skip
+            report = run_day(spark, settings, next_day, stages=(PUBLISH_STAGE,),
+                             stage_kwargs={"publish": {"force": True}})  # fmt: skip
+        if not report.ok:
+            raise RuntimeError(f"{next_day} failed at {report.failed}: {report.error}")
+    finally:
+        spark.stop()
+    deadline = time.monotonic() + 10  # the service follows the live pointer within ~1 s
+    after = (uid(a), uid(b))
+    while after[0] == after[1] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = (uid(a), uid(b))
+    console.print(f"after {next_day}: {after[0]} and {after[1]}")
+    return {
+        "feedback_http": status,
+        "lookup_key_on_feedback_http": refused,
+        "pair_was_a_true_mistake": mistake,
+        "shared_id_before": before[0] == before[1],
+        "apart_after_next_day": after[0] != after[1],
     }
 
 

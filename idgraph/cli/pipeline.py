@@ -144,7 +144,9 @@ def demo(
 
     console.rule("1/6 simulate")
     shutil.rmtree(lake, ignore_errors=True)
-    sim = simulate(lake, plan.start, plan.days, plan.people, plan.seed, bad_rate=plan.bad_rate)
+    sim = simulate(
+        lake, plan.start, plan.simulated_days, plan.people, plan.seed, bad_rate=plan.bad_rate
+    )
     console.print(f"simulated {sim}")
     t = lap("simulate", started)
 
@@ -213,6 +215,8 @@ def demo(
         proc = story.start_service(lake, port)
         try:
             figures = story.lookups(console, lake, plan.last_day, port)
+            console.rule("6/6 feedback: report a wrong link over HTTP, run the next day")
+            figures |= story.feedback_step(console, lake, plan.last_day, port)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
