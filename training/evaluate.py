@@ -718,8 +718,9 @@ def run_evaluation(
     work_root: str | None = None,
     keep_work_lake: bool = False,
     on_step: Callable[[str, int, int], None] | None = None,
+    show: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate day ``day`` of the lake; print and save the figures.
+    """Evaluate day ``day`` of the lake; print (``show``) and save the figures.
 
     With ``truth/cookies`` (a simulated lake): every figure against the truth. With
     ``hide_logins``: also the hidden-logins rebuild (``training.hidden_logins``), which needs
@@ -766,7 +767,8 @@ def run_evaluation(
             on_step=on_step,
         )
     result["targets"] = check_targets(result)
-    Console().print(render(result))
+    if show:
+        Console().print(render(result))
     if out:
         os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
         with open(out, "w") as fh:

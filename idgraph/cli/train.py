@@ -71,11 +71,31 @@ def evaluate(
     out: Annotated[str, typer.Option(help="JSON file for the figures.")] = (
         "benchmarks/results/eval.json"
     ),
+    hide_logins: Annotated[
+        float | None,
+        typer.Option(
+            "--hide-logins",
+            min=0.0,
+            max=1.0,
+            help="Also hide the logins of this share of the logged-in people, rebuild the day "
+            "without them and measure what the graph recovers (needs no truth).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Picks the hidden logins (--hide-logins).")] = 1,
+    work_lake: Annotated[
+        str | None,
+        typer.Option(help="Work lake of the --hide-logins rebuild (default: under the lake)."),
+    ] = None,
+    keep_work_lake: Annotated[
+        bool, typer.Option(help="Keep the --hide-logins work lake for inspection.")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Pairwise precision/recall of the day's graph and baselines against the ground truth."""
-    from idgraph.pipeline import build_session
-    from training.evaluate import run_evaluation
+    """Quality of the day's graph: against the simulator's truth (pairwise, anonymous reach,
+    pair kinds, baselines) and, with --hide-logins, on people whose logins it never sees."""
+    from idgraph.pipeline import build_session, make_progress
+    from spark_jobs.common.stage import StageFailed
+    from training.evaluate import render, run_evaluation
 
     setup_logging(verbose)
     day = parse_day(date)
@@ -83,10 +103,34 @@ def evaluate(
     started = time.perf_counter()
     spark = build_session(settings)
     try:
-        run_evaluation(spark, settings, day, out=out)
-    except FileNotFoundError as exc:
-        console.print(f"[bold red]cannot evaluate:[/] {exc}")
+        with make_progress() as progress:
+            task = progress.add_task("hidden logins", total=None, visible=hide_logins is not None)
+
+            def on_step(step: str, done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total, description=step)
+
+            result = run_evaluation(
+                spark,
+                settings,
+                day,
+                out=out,
+                hide_logins=hide_logins,
+                seed=seed,
+                work_root=work_lake,
+                keep_work_lake=keep_work_lake,
+                on_step=on_step,
+                show=False,
+            )
+            if hide_logins is not None:
+                progress.update(task, description="hidden logins done")
+    except (FileNotFoundError, ValueError, StageFailed) as exc:
+        console.print(f"[bold red]cannot evaluate:[/] {exc}", soft_wrap=True)
         raise typer.Exit(code=1) from exc
     finally:
         spark.stop()
-    console.print(f"evaluation written to {out} in {time.perf_counter() - started:.0f}s")
+    console.print(render(result))
+    met = [t["met"] for t in result["targets"].values() if t["met"] is not None]
+    console.print(
+        f"evaluation written to {out} in {time.perf_counter() - started:.0f}s: "
+        f"{sum(met)} of {len(met)} measured targets met"
+    )
