@@ -17,6 +17,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from idgraph import keyspace as ks
+from spark_jobs.common.optouts_drain import stream_entries
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -32,14 +33,7 @@ REASON_MAX = 500
 
 def pending_feedback(client: Any) -> list[tuple[bytes, dict[str, str]]]:
     """Every verdict still in the stream, oldest first, as (stream id, entry)."""
-    entries: list[tuple[bytes, dict[str, str]]] = []
-    start: bytes | str = "-"
-    while True:
-        chunk = client.xrange(ks.FEEDBACK_KEY, min=start, count=_READ_CHUNK)
-        entries.extend((eid, ks.parse_feedback(fields)) for eid, fields in chunk)
-        if len(chunk) < _READ_CHUNK:
-            return entries
-        start = b"(" + chunk[-1][0]
+    return stream_entries(client, ks.FEEDBACK_KEY, ks.parse_feedback)
 
 
 def _received(text: str) -> dt.datetime | None:

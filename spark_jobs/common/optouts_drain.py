@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from idgraph import keyspace as ks
@@ -29,16 +29,23 @@ OPTOUTS_TABLE = "optouts"
 _READ_CHUNK = 10_000
 
 
-def pending_optouts(client: Any) -> list[tuple[bytes, dict[str, str]]]:
-    """Every opt-out still in the stream, oldest first, as (stream id, entry)."""
+def stream_entries(
+    client: Any, key: str, parse: Callable[[Any], dict[str, str]]
+) -> list[tuple[bytes, dict[str, str]]]:
+    """Every entry still in the stream ``key``, oldest first, as (stream id, parsed entry)."""
     entries: list[tuple[bytes, dict[str, str]]] = []
     start: bytes | str = "-"
     while True:
-        chunk = client.xrange(ks.OPTOUTS_KEY, min=start, count=_READ_CHUNK)
-        entries.extend((eid, ks.parse_optout(fields)) for eid, fields in chunk)
+        chunk = client.xrange(key, min=start, count=_READ_CHUNK)
+        entries.extend((eid, parse(fields)) for eid, fields in chunk)
         if len(chunk) < _READ_CHUNK:
             return entries
-        start = b"(" + chunk[-1][0]  # exclusive: continue after the last id read
+        start = b"(" + chunk[-1][0]
+
+
+def pending_optouts(client: Any) -> list[tuple[bytes, dict[str, str]]]:
+    """Every opt-out still in the stream, oldest first, as (stream id, entry)."""
+    return stream_entries(client, ks.OPTOUTS_KEY, ks.parse_optout)
 
 
 def apply_optouts(client: Any, version: ks.GraphVersion, entries: Iterable[dict[str, str]]) -> int:
