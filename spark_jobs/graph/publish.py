@@ -299,8 +299,9 @@ def run_publish(
         client = target.client()
         try:
             drained = drain_optouts(spark, settings, day, client=client)
-            # Verdicts take effect in the next graph: drained now, read by graph D+1.
-            feedback = drain_feedback(spark, settings, day, client=client)
+            # Verdicts received while the chain of D ran: graph D never saw them, graph D+1
+            # will (feedback/dt=X holds what graph X is the first to honour).
+            feedback = drain_feedback(spark, settings, day + dt.timedelta(days=1), client=client)
         finally:
             client.close()
         graph = exclude_optouts(graph, read_optouts(spark, lake), logins)
