@@ -147,6 +147,9 @@ def _touching(pairs: DataFrame, spark: SparkSession, keys: Iterable[Key]) -> Dat
 
 
 def _graph_rows(graph: DataFrame, spark: SparkSession, keys: Iterable[Key]) -> dict[Key, dict]:
+    keys = list(keys)
+    if not keys:
+        return {}
     cols = [c for c in _GRAPH_COLUMNS if c in graph.columns]
     rows = graph.join(_keys(spark, keys), ["site_id", "cookie_id"], "left_semi").select(
         "site_id", "cookie_id", *cols
@@ -208,16 +211,7 @@ def gather(
             same_login = drop_opted_out(
                 features.where(F.col("login_hash").isin(hashes)), optouts
             ).localCheckpoint()
-            device = F.concat_ws(
-                "/", *(F.coalesce(F.col(c), F.lit("?")) for c in ("device_type", "os_family",
-                                                                   "ua_family"))
-            )  # fmt: skip
-            for r in (
-                same_login.groupBy("login_hash")
-                .agg(F.count(F.lit(1)).alias("n"), F.countDistinct(device).alias("d"))
-                .collect()
-            ):
-                login_stats[r["login_hash"]] = (int(r["n"]), int(r["d"]))
+            login_stats = _login_stats(same_login)
             usable = [
                 h
                 for h, (n, d) in login_stats.items()
@@ -260,7 +254,9 @@ def gather(
             candidates = read_partition(spark, lake, "candidate_pairs", day)
             hops = candidates.select(*PAIR_KEYS, "quiet_hops_300s", "hop_days")
             rule_rows = _touching(rule, spark, member_keys).join(hops, PAIR_KEYS, "left").collect()
-        others = {k for r in [*scored_rows, *rule_rows] for k in _pair_key(r)} - set(graph_info)
+        others = {k for r in [*scored_rows, *rule_rows] for k in _pair_key(r)}
+        others |= {k for e in edges for k in (e.a, e.b)}  # login stars can leave a component
+        others -= set(graph_info)
         graph_info |= _graph_rows(graph, spark, others)
         unknown_login = [k for k in others if k in graph_info and k not in logins]
         if unknown_login:
@@ -269,6 +265,12 @@ def gather(
             )
             for r in theirs.select("site_id", "cookie_id", "login_hash").collect():
                 logins[(r["site_id"], r["cookie_id"])] = r["login_hash"]
+        # Whether the other ends' login hashes are generic decides a login conflict.
+        extra = sorted({h for k in others if (h := logins.get(k))} - set(login_stats))
+        if extra:
+            login_stats |= _login_stats(
+                drop_opted_out(features.where(F.col("login_hash").isin(extra)), optouts)
+            )
         generic = {h for h, (n, d) in login_stats.items() if n > gs.generic_login_max_cookies
                    or d > gs.generic_login_max_devices}  # fmt: skip
         model_pairs: set[tuple[Key, Key]] = set()
@@ -338,6 +340,19 @@ def gather(
         model_version=model_version,
         threshold=threshold,
     )
+
+
+def _login_stats(cookies: DataFrame) -> dict[str, tuple[int, int]]:
+    """(cookies, distinct devices) per login hash, as ``edges.generic_logins`` counts them."""
+    device = F.concat_ws(
+        "/", *(F.coalesce(F.col(c), F.lit("?")) for c in ("device_type", "os_family", "ua_family"))
+    )
+    rows = (
+        cookies.groupBy("login_hash")
+        .agg(F.count(F.lit(1)).alias("n"), F.countDistinct(device).alias("d"))
+        .collect()
+    )
+    return {r["login_hash"]: (int(r["n"]), int(r["d"])) for r in rows}
 
 
 def _opted_out(spark: SparkSession, optouts: DataFrame, keys: Sequence[Key]) -> dict[Key, bool]:
