@@ -137,3 +137,22 @@ def test_verdicts_are_drained_and_the_next_graph_splits(spark, tmp_path, monkeyp
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert [r["verdict"] for r in rows].count("different_people") == 2
     assert all(r["key_id"] == ks.api_key_id("ops") for r in rows)
+
+    # idgraph explain names the verdict and the edge it cut: the weakest scored one, and a
+    # login edge when the two cookies shared a login.
+    from idgraph.explain import explain
+
+    chain = explain(spark, settings, D2, ["s1/c1", "s1/c4"])
+    assert chain["linked"] is False and "are NOT linked" in chain["answer"]
+    assert [(e["from"], e["to"], e["score"], e["status"]) for e in chain["between"]] == [
+        ("s1/c2", "s1/c3", 0.6, "cut: feedback")
+    ]
+    rails = [g for c in chain["components"] for g in c["guardrails"]]
+    assert {g["kind"] for g in rails} == {"feedback cannot-link"}
+    assert all(g["verdicts"][0]["pair"] == ["s1/c1", "s1/c4"] for g in rails)
+    login = explain(spark, settings, D2, ["s2/m1", "s3/m2"])
+    assert [(e["kind"], e["login"], e["status"]) for e in login["between"]] == [
+        ("login", "dddddddd…", "cut: feedback")
+    ]
+    kept = explain(spark, settings, D2, ["s2/m3", "s2/m1"])
+    assert kept["linked"] is True and [e["score"] for e in kept["path"]] == [0.9]
