@@ -5,7 +5,6 @@ train side, and weighted in the fit."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ import redis
 from pyspark.sql import DataFrame
 
 from idgraph import keyspace as ks
-from idgraph.embedded import graph_server_config, start_server
 from idgraph.settings import load_settings
 from spark_jobs.common.feedback import feedback_labels
 from spark_jobs.common.feedback_drain import drain_feedback
@@ -84,15 +82,6 @@ def test_verdicts_label_candidate_pairs_under_the_panel(spark: Any) -> None:
     # Sampling never thins verdicts away (nor panel pairs).
     kept = ex.sample_pairs(ex.labelled_candidates(pairs, features, panel, verdicts), 1e-9)
     assert {r["label_source"] for r in kept.collect()} == {ex.FEEDBACK, ex.PANEL}
-
-
-@pytest.fixture()
-def client() -> Iterator[redis.Redis]:
-    server = start_server(config=graph_server_config())
-    c = redis.Redis(port=server.port)
-    yield c
-    c.close()
-    server.terminate()
 
 
 @pytest.mark.redis
