@@ -53,8 +53,8 @@ def history(spark, tmp_path_factory) -> tuple[Path, AppSettings, Any, list[Any]]
     Returns the lake root, the settings, the training result and the day reports.
     """
     root = tmp_path_factory.mktemp("e2e-lake")
-    simulate(str(root), START, DAYS, 400, 11, bad_rate=0.01)
-    # A 400-person world gives a weak first model that the production bar (precision 0.85 at
+    simulate(str(root), START, DAYS, 250, 11, bad_rate=0.01)
+    # A 250-person world gives a weak first model that the production bar (precision 0.85 at
     # a threshold chosen for 0.95) rightly refuses; this test is about the plumbing of the
     # champion path, so it lowers the bar. Quality is measured by `make eval`, not here.
     settings = load_settings(
