@@ -45,6 +45,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--redis-cluster", action="store_true", help="Target is a cluster.")
     parser.add_argument("--force", action="store_true", help="Publish even if the gate fails.")
+    parser.add_argument(
+        "--break-lock", action="store_true", help="Publish: remove a dead publisher's lock first."
+    )
     parser.add_argument("--region", default=None, help="AWS region for Secrets Manager.")
     return parser.parse_args(argv)
 
@@ -97,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             report = run_day(
                 spark, settings, args.date, stages=stages,
-                stage_kwargs={"publish": {"force": args.force}},
+                stage_kwargs={"publish": {"force": args.force, "break_lock": args.break_lock}},
             )  # fmt: skip
         except Exception as exc:
             # A bug rather than a refused day: record it for `idgraph submit`, keep the traceback.

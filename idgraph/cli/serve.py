@@ -108,8 +108,17 @@ def publish(
     force: Annotated[
         bool, typer.Option("--force", help="Publish even if the gate failed.")
     ] = False,
+    break_lock: Annotated[
+        bool,
+        typer.Option(
+            "--break-lock",
+            help="Remove the publish lock first, whoever holds it (after a publisher died).",
+        ),
+    ] = False,
 ) -> None:
     """Publish identity_graph/dt=DATE to Redis as a new version and switch to it."""
+    from rich.markup import escape
+
     from idgraph.pipeline import build_session
     from spark_jobs.common.stage import StageFailed
     from spark_jobs.graph.publish import run_publish
@@ -117,16 +126,37 @@ def publish(
     setup_logging()
     day = parse_day(date)
     settings = _settings(lake, redis_url, cluster)
+    if settings.redis.url and not break_lock:  # a held lock: say so before Spark starts
+        _fail_if_locked(settings)
     spark = build_session(settings)
     try:
         with console.status(f"publishing {day}"):
-            result = run_publish(spark, settings, day, force=force)
+            result = run_publish(spark, settings, day, force=force, break_lock=break_lock)
     except StageFailed as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)  # one line
         raise typer.Exit(1) from exc
     finally:
         spark.stop()
     console.print(summary_table(f"published {day}", result.summary))
+
+
+def _fail_if_locked(settings: AppSettings) -> None:
+    import redis
+    from rich.markup import escape
+
+    from spark_jobs.graph import redis_loader as rl
+
+    client = rl.RedisTarget(settings.redis.url or "", cluster=settings.redis.cluster).client()
+    try:
+        rl.ensure_lock_free(client)
+    except rl.LockHeld as exc:
+        err_console.print(f"[red]{escape(f'[publish] {exc}')}[/]", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    except redis.RedisError as exc:
+        err_console.print(f"[red]{escape(f'[publish] Redis unreachable: {exc}')}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        client.close()
 
 
 @app.command()

@@ -58,6 +58,10 @@ def submit(
     ] = None,
     publish: Annotated[bool, typer.Option(help="daily: publish after the chain.")] = True,
     force: Annotated[bool, typer.Option(help="Publish even if the graph gate failed.")] = False,
+    break_lock: Annotated[
+        bool,
+        typer.Option("--break-lock", help="Publish: remove a dead publisher's lock first."),
+    ] = False,
     redis_url: Annotated[str | None, typer.Option(help="Publish target (local).")] = None,
     code_version: Annotated[
         str | None, typer.Option(help="emr: artifacts sub-prefix to run (e.g. a commit SHA).")
@@ -81,6 +85,7 @@ def submit(
             settings.lake.root,
             publish=publish,
             force=force,
+            break_lock=break_lock,
             redis_url=settings.redis.url if target is Target.local else None,
             redis_url_secret_id=settings.aws.redis_url_secret_id if target is Target.emr else None,
             redis_cluster=settings.redis.cluster or target is Target.emr,

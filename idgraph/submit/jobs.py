@@ -25,6 +25,7 @@ class JobSpec:
     day: dt.date
     lake: str
     force: bool = False
+    break_lock: bool = False
     redis_url: str | None = None
     redis_url_secret_id: str | None = None
     redis_cluster: bool = False
@@ -48,6 +49,8 @@ class JobSpec:
                 args.append("--redis-cluster")
             if self.force:
                 args.append("--force")
+            if self.break_lock:
+                args.append("--break-lock")
         if self.region and self.redis_url_secret_id and self.stage == PUBLISH:
             args += ["--region", self.region]
         return args
@@ -60,6 +63,7 @@ def plan_jobs(
     *,
     publish: bool = True,
     force: bool = False,
+    break_lock: bool = False,
     redis_url: str | None = None,
     redis_url_secret_id: str | None = None,
     redis_cluster: bool = False,
@@ -80,6 +84,7 @@ def plan_jobs(
         "day": day,
         "lake": lake,
         "force": force,
+        "break_lock": break_lock,
         "redis_url": redis_url,
         "redis_url_secret_id": redis_url_secret_id,
         "redis_cluster": redis_cluster,

@@ -66,6 +66,9 @@ def test_only_publish_gets_the_redis_target_and_daily_adds_publish() -> None:
     assert "--redis-url" not in jobs[0].arguments()
     assert jobs[1].arguments()[-3:] == ["--redis-url", "redis://h:1", "--force"]
     assert [j.stage for j in plan_jobs("daily", DAY, "/l", publish=False)] == ["daily"]
+    broken = plan_jobs("daily", DAY, "/l", break_lock=True)
+    assert "--break-lock" not in broken[0].arguments()  # only the publish job takes the lock
+    assert broken[1].arguments()[-1] == "--break-lock"
 
 
 def test_child_env_uses_this_interpreter_and_keeps_settings() -> None:
