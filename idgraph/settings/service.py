@@ -28,6 +28,10 @@ class ServiceSettings(IdgraphSettings):
     feedback_max_body_bytes: int = Field(default=4096, ge=256, le=1_048_576)
     """Largest feedback body read; a larger one gets 413 unread."""
 
+    max_body_bytes: int = Field(default=524_288, ge=1024, le=16_777_216)
+    """Largest request body read by any route; larger (declared or streamed) get 413 unread.
+    A full batch of 1,000 cookies with 128-character ids is ~290 kB."""
+
     eids_source: str = "idgraph.example.com"
     """``source`` domain in the OpenRTB ``user.eids`` response."""
 
