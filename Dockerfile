@@ -28,4 +28,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=2s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=1)"]
 # Workers share nothing but Redis; PROMETHEUS_MULTIPROC_DIR makes /metrics cover all of them.
-CMD ["sh", "-c", "mkdir -p $PROMETHEUS_MULTIPROC_DIR && exec uvicorn --factory lookup_service.main:create_app --host 0.0.0.0 --port 8080 --workers ${WORKERS:-2} --no-access-log"]
+CMD ["sh", "-c", "mkdir -p $PROMETHEUS_MULTIPROC_DIR && exec uvicorn --factory lookup_service.main:create_app --host 0.0.0.0 --port 8080 --workers ${WORKERS:-2} --http lookup_service.http:CappedHttpTools --no-access-log"]

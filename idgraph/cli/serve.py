@@ -91,6 +91,7 @@ def serve(
             host=host,
             port=listen_port,
             workers=workers,
+            http="lookup_service.http:CappedHttpTools",  # httptools, headers capped
             log_level="warning",
             access_log=False,
         )

@@ -32,6 +32,9 @@ class ServiceSettings(IdgraphSettings):
     """Largest request body read by any route; larger (declared or streamed) get 413 unread.
     A full batch of 1,000 cookies with 128-character ids is ~290 kB."""
 
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    """Largest request line plus headers; larger get 431 (``lookup_service.http``)."""
+
     eids_source: str = "idgraph.example.com"
     """``source`` domain in the OpenRTB ``user.eids`` response."""
 

@@ -140,3 +140,38 @@ def test_a_normal_batch_still_works(base: str) -> None:
             ).status_code
             == 401
         )
+
+
+def test_oversized_headers_get_431_and_normal_ones_pass() -> None:
+    import uvicorn
+
+    from idgraph.embedded import free_port
+    from lookup_service.http import CappedHttpTools
+
+    port = free_port()
+    app = create_app(load_settings(service={"api_keys": API_KEY}))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, http=CappedHttpTools, lifespan="off",
+                       log_level="warning")
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        for size in (20_000, 1 * MB):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            try:
+                sock.sendall(b"a" * size + b"\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            answer = sock.recv(4096)
+            sock.close()
+            assert answer.startswith(b"HTTP/1.1 431 "), (size, answer[:80])
+        assert httpx.get(f"{url}/healthz", headers={"X-Ok": "b" * 4000}).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
