@@ -46,14 +46,21 @@ def daily(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run every daily stage for one day, then publish the graph (gate permitting)."""
-    from idgraph.pipeline import DAILY_STAGES, PUBLISH_STAGE, build_session, make_progress, run_day
+    from idgraph.pipeline import (
+        DAILY_STAGES,
+        DRAIN_STAGE,
+        PUBLISH_STAGE,
+        build_session,
+        make_progress,
+        run_day,
+    )
 
     setup_logging(verbose)
     day = parse_day(date)
     settings = load_settings(lake={"root": lake}, redis={"url": redis_url})
     started = time.perf_counter()
     spark = build_session(settings)
-    stages = DAILY_STAGES + ((PUBLISH_STAGE,) if publish else ())
+    stages = ((DRAIN_STAGE,) + DAILY_STAGES + (PUBLISH_STAGE,)) if publish else DAILY_STAGES
     with make_progress() as progress:
         report = run_day(
             spark,

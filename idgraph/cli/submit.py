@@ -60,7 +60,10 @@ def submit(
     force: Annotated[bool, typer.Option(help="Publish even if the graph gate failed.")] = False,
     break_lock: Annotated[
         bool,
-        typer.Option("--break-lock", help="Publish: remove a dead publisher's lock first."),
+        typer.Option(
+            "--break-lock",
+            help="Drain/publish: remove a dead publisher's lock first (daily: at its drain).",
+        ),
     ] = False,
     redis_url: Annotated[str | None, typer.Option(help="Publish target (local).")] = None,
     code_version: Annotated[

@@ -93,6 +93,13 @@ class GraphSettings(IdgraphSettings):
     score_histogram_bins: int = Field(default=20, ge=2, le=200)
     """Bins of the score histogram in ``health`` (equal width over [0, 1])."""
 
+    explain_top_features: int = Field(default=5, ge=1, le=100)
+    """``idgraph explain``: feature contributions shown per scored edge (the largest by
+    absolute value; the others are summed into one line)."""
+
+    explain_sample_seed: int = 0
+    """``idgraph explain --sample``: which scored link of the day is picked (a hash order)."""
+
     feedback_max_share_per_key: float = Field(default=0.1, gt=0.0, le=1.0)
     """Training labels from feedback: no API key's verdicts may weigh more than this share of
     all feedback weight (``spark_jobs.common.feedback.feedback_labels``), so no one sender can

@@ -9,7 +9,8 @@ removes the partial one):
    ``redis.publish_lock_ttl_s``; the next publish removes the version it left half-written);
 2. drain the service's recorded opt-outs into ``optouts/dt=D`` and drop every opted-out
    cookie (named, or seen logged in with an opted-out login hash) from the graph; drain the
-   recorded link verdicts into ``feedback/dt=D`` (the next day's graph honours them);
+   link verdicts recorded while the chain ran into ``feedback/dt=D+1`` (graph D+1 honours
+   them; the drain stage of D+1 adds the later ones);
 3. write version ``YYYYMMDD.<n>`` beside the live one (cookie buckets,
    then the login index), per Spark partition;
 4. verify: listpack limits respected, ``HLEN`` sum equals the row count, a sample read back
@@ -21,12 +22,10 @@ removes the partial one):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -47,6 +46,7 @@ from spark_jobs.common.paths import Lake
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.graph import redis_loader as rl
 from spark_jobs.graph import writers
+from spark_jobs.graph.lock import break_publish_lock, stage_lock
 
 log = logging.getLogger(__name__)
 STAGE = "publish"
@@ -156,7 +156,7 @@ def publish_graph(
             fails; the live version is untouched.
     """
     if lease is None:
-        with _locked(spark, settings, target, day) as own:
+        with stage_lock(spark, settings, target, day, stage=STAGE) as own:
             return publish_graph(
                 spark, graph, logins, settings=settings, target=target, day=day, lease=own
             )
@@ -283,23 +283,6 @@ def publish_graph(
     }
 
 
-@contextlib.contextmanager
-def _locked(
-    spark: SparkSession, settings: AppSettings, target: rl.RedisTarget, day: dt.date
-) -> Iterator[rl.PublishLease]:
-    """The publish lock for the block; a held lock is a one-line ``StageFailed``."""
-    try:
-        with rl.publish_lock(
-            target,
-            ttl_s=settings.redis.publish_lock_ttl_s,
-            day=day.isoformat(),
-            on_lost=spark.sparkContext.cancelAllJobs,  # stop writing a version nobody owns
-        ) as lease:
-            yield lease
-    except rl.LockHeld as exc:
-        raise StageFailed(STAGE, str(exc)) from None
-
-
 def _verify(
     client: Any,
     version: ks.GraphVersion,
@@ -359,20 +342,16 @@ def run_publish(
     with redis_target(settings) as url:
         target = rl.RedisTarget(url, cluster=settings.redis.cluster)
         if break_lock:
-            client = target.client()
-            try:
-                holder = rl.break_lock(client)
-            finally:
-                client.close()
-            broken = holder.describe() if holder else "-"
-            log.warning("broke the publish lock: %s", broken if holder else "it was free")
+            broken = break_publish_lock(target)
         # The drains rewrite lake partitions from the streams: under the lock too.
-        with _locked(spark, settings, target, day) as lease:
+        with stage_lock(spark, settings, target, day, stage=STAGE) as lease:
             client = target.client()
             try:
                 drained = drain_optouts(spark, settings, day, client=client)
-                # Verdicts take effect in the next graph: drained now, read by graph D+1.
-                feedback = drain_feedback(spark, settings, day, client=client)
+                # Verdicts received while the chain of D ran: graph D never saw them, graph
+                # D+1 will (feedback/dt=X holds what graph X is the first to honour).
+                next_day = day + dt.timedelta(days=1)
+                feedback = drain_feedback(spark, settings, next_day, client=client)
             finally:
                 client.close()
             graph = exclude_optouts(graph, read_optouts(spark, lake), logins)

@@ -383,13 +383,20 @@ class LockHolder:
     since: float | None
     day: str
     ttl_ms: int
+    stage: str = "publish"
 
     @classmethod
     def decode(cls, raw: bytes | str, ttl_ms: int) -> LockHolder:
         text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         try:
             doc = json.loads(text)
-            return cls(str(doc["owner"]), float(doc["since"]), str(doc.get("day", "?")), ttl_ms)
+            return cls(
+                str(doc["owner"]),
+                float(doc["since"]),
+                str(doc.get("day", "?")),
+                ttl_ms,
+                str(doc.get("stage", "publish")),
+            )
         except (ValueError, KeyError, TypeError):
             try:  # the lock of older releases: a bare time.time() token
                 return cls("unknown (older release)", float(text), "?", ttl_ms)
@@ -405,7 +412,7 @@ class LockHolder:
             expiry = "with no expiry"
         else:
             expiry = f"expires in {_duration(self.ttl_ms / 1000)} unless renewed"
-        return f"{self.owner} (publish of {self.day}) for {age}, {expiry}"
+        return f"{self.owner} ({self.stage} of {self.day}) for {age}, {expiry}"
 
 
 def _duration(seconds: float) -> str:
@@ -462,6 +469,7 @@ class PublishLease:
         target: the Redis server or cluster.
         ttl_s: lock TTL; the heartbeat renews it every third of that.
         day: the graph's day (shown to whoever finds the lock held).
+        stage: the stage holding it (``publish`` or ``drain``; shown the same way).
         on_lost: called once, from the heartbeat thread, if the lock is lost (e.g. to cancel
             the Spark jobs still writing).
     """
@@ -472,6 +480,7 @@ class PublishLease:
         *,
         ttl_s: float,
         day: str,
+        stage: str = "publish",
         on_lost: Callable[[], None] | None = None,
     ) -> None:
         self.ttl_ms = max(1, int(ttl_s * 1000))
@@ -481,6 +490,7 @@ class PublishLease:
                 "owner": f"{socket.gethostname()}:{os.getpid()}",
                 "since": round(time.time(), 3),
                 "day": day,
+                "stage": stage,
             },
             separators=(",", ":"),
         )
@@ -552,10 +562,11 @@ def publish_lock(
     *,
     ttl_s: float,
     day: str,
+    stage: str = "publish",
     on_lost: Callable[[], None] | None = None,
 ) -> Iterator[PublishLease]:
     """Hold the publish lock (with its heartbeat) for the ``with`` block."""
-    lease = PublishLease(target, ttl_s=ttl_s, day=day, on_lost=on_lost)
+    lease = PublishLease(target, ttl_s=ttl_s, day=day, stage=stage, on_lost=on_lost)
     try:
         lease.acquire()
     except BaseException:
