@@ -21,8 +21,9 @@ FROM python:3.11-slim
 RUN groupadd --system --gid 10001 idgraph \
     && useradd --system --uid 10001 --gid idgraph --no-create-home --shell /usr/sbin/nologin idgraph
 COPY --from=build /opt/venv /opt/venv
+# IDGRAPH_API_DOCS=off: /docs, /redoc and /openapi.json answer 404 (see docs/operations.md).
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus IDGRAPH_API_DOCS=off
 USER idgraph:idgraph
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=2s --retries=3 \

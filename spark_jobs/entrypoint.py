@@ -66,8 +66,10 @@ def _secret_value(secret_id: str, region: str | None) -> str:
 
 
 def _result_line(stage: str, ok: bool, summary: dict[str, Any], error: str | None) -> str:
+    from idgraph.redaction import redact  # the driver log and `idgraph submit` show this line
+
     payload = {"stage": stage, "ok": ok, "summary": summary, "error": error}
-    return RESULT_MARKER + json.dumps(payload, default=str, sort_keys=True)
+    return redact(RESULT_MARKER + json.dumps(payload, default=str, sort_keys=True))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,7 +133,11 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry: parse, run, exit with the run's code (non-zero marks the job FAILED)."""
+    from idgraph.redaction import RedactingFilter
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:  # no Redis password in the driver log
+        handler.addFilter(RedactingFilter())
     sys.exit(run(parse_args(argv)))
 
 

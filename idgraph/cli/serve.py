@@ -17,6 +17,7 @@ from idgraph.cli.common import (
     setup_logging,
     summary_table,
 )
+from idgraph.redaction import redact
 from idgraph.settings import AppSettings, load_settings
 
 OptionalLake = Annotated[
@@ -78,7 +79,7 @@ def serve(
             "idgraph serve",
             {
                 "listening": f"http://{host}:{listen_port}",
-                "redis": url + (" (embedded)" if embedded else ""),
+                "redis": redact(url) + (" (embedded)" if embedded else ""),
                 "workers": workers,
                 "api keys": len(settings.service.api_key_list()),
             },
@@ -134,7 +135,7 @@ def publish(
         with console.status(f"publishing {day}"):
             result = run_publish(spark, settings, day, force=force, break_lock=break_lock)
     except StageFailed as exc:
-        err_console.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)  # one line
+        err_console.print(f"[red]{escape(redact(str(exc)))}[/]", soft_wrap=True)  # one line
         raise typer.Exit(1) from exc
     finally:
         spark.stop()
@@ -154,7 +155,7 @@ def _fail_if_locked(settings: AppSettings) -> None:
         err_console.print(f"[red]{escape(f'[publish] {exc}')}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     except redis.RedisError as exc:
-        err_console.print(f"[red]{escape(f'[publish] Redis unreachable: {exc}')}[/]")
+        err_console.print(f"[red]{escape(redact(f'[publish] Redis unreachable: {exc}'))}[/]")
         raise typer.Exit(1) from exc
     finally:
         client.close()
@@ -175,7 +176,7 @@ def rollback(
         try:
             live, retired = rl.rollback(client, retired_ttl_s=settings.redis.retired_ttl_s)
         except RuntimeError as exc:
-            err_console.print(f"[red]{exc}[/]")
+            err_console.print(f"[red]{redact(str(exc))}[/]")
             raise typer.Exit(1) from exc
         finally:
             client.close()

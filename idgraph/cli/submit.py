@@ -10,6 +10,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from idgraph.cli.app import app
 from idgraph.cli.common import DateOpt, console, err_console, fmt, parse_day, setup_logging
+from idgraph.redaction import redact
 from idgraph.settings import load_settings
 from idgraph.submit import JobOutcome, SubmitFailed, Target, plan_jobs, run_jobs
 from spark_jobs.entrypoint import STAGE_CHOICES
@@ -30,7 +31,7 @@ def _markdown(outcomes: list[JobOutcome], failure: JobOutcome | None) -> str:
     if failure is not None:
         lines += [
             "",
-            f"**{failure.job.name} {failure.state}:** {failure.reason}",
+            f"**{failure.job.name} {failure.state}:** {redact(failure.reason)}",
             f"Logs: `{failure.log_location}`",
         ]
     return "\n".join(lines) + "\n"
@@ -118,7 +119,7 @@ def submit(
         try:
             outcomes = run_jobs(
                 jobs, target, settings, on_start=on_start, on_state=on_state,
-                echo=progress.console.print if verbose else None,
+                echo=(lambda line: progress.console.print(redact(line))) if verbose else None,
             )  # fmt: skip
         except SubmitFailed as exc:
             failure = exc.outcome
@@ -133,6 +134,6 @@ def submit(
     if failure is not None:
         err_console.print(
             f"[bold red]{failure.job.name} {failure.state}[/] (job {failure.job_id}): "
-            f"{failure.reason}\n  logs: {failure.log_location}"
+            f"{redact(failure.reason)}\n  logs: {failure.log_location}"
         )
         raise typer.Exit(code=1)

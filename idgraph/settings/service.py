@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from idgraph.settings.base import IdgraphSettings, settings_config
@@ -37,6 +39,11 @@ class ServiceSettings(IdgraphSettings):
 
     eids_source: str = "idgraph.example.com"
     """``source`` domain in the OpenRTB ``user.eids`` response."""
+
+    api_docs: Literal["off", "key", "open"] = "key"
+    """``/docs``, ``/redoc`` and ``/openapi.json``: ``off`` (404, as an unknown path; the
+    container image and the ECS task set it), ``key`` (401 without a lookup or feedback key in
+    ``X-API-Key``), ``open`` (anyone; local use in a browser)."""
 
     port: int = Field(default=8080, ge=1, le=65535)
     """Default listening port of ``idgraph serve``."""

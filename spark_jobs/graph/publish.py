@@ -33,6 +33,7 @@ from pyspark.sql import functions as F
 
 from idgraph import keyspace as ks
 from idgraph.embedded import redis_target
+from idgraph.redaction import redact
 from idgraph.settings import AppSettings, load_settings
 from spark_jobs.common.feedback_drain import drain_feedback
 from spark_jobs.common.io import partition_exists, read_partition
@@ -385,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
             spark, settings, args.date, force=args.force, break_lock=args.break_lock
         )
     except StageFailed as exc:  # one readable line in the step log, and a failed step
-        print(exc)  # noqa: T201
+        print(redact(str(exc)))  # noqa: T201
         raise SystemExit(1) from exc
     finally:
         spark.stop()
