@@ -179,13 +179,14 @@ def test_held_lock_is_one_line_and_break_lock_takes_over(
     spark: Any, tmp_path: Path, server: Any
 ) -> None:
     lake = Lake(str(tmp_path))
-    write_day(spark, lake, DAY, graph_rows(60, tag="a"), features=False)
     settings = _settings(tmp_path, server.port)
     target = rl.RedisTarget(f"redis://127.0.0.1:{server.port}")
     lease = rl.PublishLease(target, ttl_s=LOCK_TTL_S, day="2024-01-04")
     lease.acquire()  # a live publisher: its heartbeat keeps the lock past its TTL
+    taken = time.monotonic()
     try:
-        time.sleep(LOCK_TTL_S + 1)
+        write_day(spark, lake, DAY, graph_rows(60, tag="a"), features=False)
+        time.sleep(max(0.0, taken + LOCK_TTL_S + 1 - time.monotonic()))  # outlive one TTL
         held = _cli_publish(tmp_path, server.port, DAY)
         out, err = held.communicate(timeout=120)
         assert held.returncode == 1, (out, err)
