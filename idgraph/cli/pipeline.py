@@ -10,6 +10,7 @@ import typer
 
 from idgraph.cli.app import app
 from idgraph.cli.common import DateOpt, LakeOpt, console, parse_day, setup_logging, summary_table
+from idgraph.redaction import redact
 from idgraph.settings import load_settings
 
 
@@ -31,7 +32,7 @@ def _print_day(report) -> None:  # type: ignore[no-untyped-def]
                 "degraded graph; --force publishes it anyway[/]"
             )
     if report.failed:
-        console.print(f"[bold red]FAILED at stage {report.failed}:[/] {report.error}")
+        console.print(f"[bold red]FAILED at stage {report.failed}:[/] {redact(report.error or '')}")
 
 
 @app.command()

@@ -27,6 +27,8 @@ class JobSpec:
     day: dt.date
     lake: str
     force: bool = False
+    break_lock: bool = False
+    """Drain and publish: remove the publish lock first, whoever holds it."""
     redis_url: str | None = None
     redis_url_secret_id: str | None = None
     redis_cluster: bool = False
@@ -50,6 +52,8 @@ class JobSpec:
                 args.append("--redis-cluster")
             if self.force and self.stage == PUBLISH:
                 args.append("--force")
+            if self.break_lock:
+                args.append("--break-lock")
         if self.region and self.redis_url_secret_id and self.stage in REDIS_STAGES:
             args += ["--region", self.region]
         return args
@@ -62,6 +66,7 @@ def plan_jobs(
     *,
     publish: bool = True,
     force: bool = False,
+    break_lock: bool = False,
     redis_url: str | None = None,
     redis_url_secret_id: str | None = None,
     redis_cluster: bool = False,
@@ -75,6 +80,10 @@ def plan_jobs(
     the chain alone. The publish stage itself refuses a day whose graph failed its health gate
     (unless ``force``), so a bad graph never reaches Redis.
 
+    Both Redis jobs take the publish lock; ``break_lock`` goes to the first of them only (the
+    drain of a daily plan): the publish an hour later takes the lock as usual and does not
+    break that of a publish started in between.
+
     Raises:
         ValueError: for an unknown stage.
     """
@@ -84,6 +93,7 @@ def plan_jobs(
         "day": day,
         "lake": lake,
         "force": force,
+        "break_lock": break_lock,
         "redis_url": redis_url,
         "redis_url_secret_id": redis_url_secret_id,
         "redis_cluster": redis_cluster,
@@ -92,7 +102,8 @@ def plan_jobs(
     if stage == DAILY:
         if not publish:
             return [JobSpec(DAILY, **common)]
-        return [JobSpec(DRAIN, **common), JobSpec(DAILY, **common), JobSpec(PUBLISH, **common)]
+        later = common | {"break_lock": False}
+        return [JobSpec(DRAIN, **common), JobSpec(DAILY, **later), JobSpec(PUBLISH, **later)]
     return [JobSpec(stage, **common)]
 
 

@@ -7,7 +7,9 @@ both streams (so nothing recorded before a publish is lost), but a verdict sent 
 publish of day D-1 would then reach only the graph of D+1. ``idgraph daily`` (and ``idgraph
 submit --stage daily``) therefore runs this stage first: the same idempotent drains, into the
 partitions of day D, so the graph of D honours every verdict received before it started.
-Like publish, it is the only kind of job that is given the Redis address.
+Like publish, it is the only kind of job that is given the Redis address, and like publish it
+runs under the publish lock (two drains, or a drain and a publish, rewriting one partition at
+once would lose entries); ``break_lock`` removes a stuck holder's lock first.
 """
 
 from __future__ import annotations
@@ -20,22 +22,45 @@ from idgraph.embedded import redis_target
 from idgraph.settings import AppSettings
 from spark_jobs.common.feedback_drain import drain_feedback
 from spark_jobs.common.optouts_drain import drain_optouts
-from spark_jobs.common.stage import StageResult
+from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.graph import redis_loader as rl
+from spark_jobs.graph.lock import break_publish_lock, stage_lock
 
 STAGE = "drain"
 
 
-def run_drain(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageResult:
-    """Drain the opt-out and feedback streams into ``optouts/dt=day`` and ``feedback/dt=day``."""
+def run_drain(
+    spark: SparkSession, settings: AppSettings, day: dt.date, *, break_lock: bool = False
+) -> StageResult:
+    """Drain the opt-out and feedback streams into ``optouts/dt=day`` and ``feedback/dt=day``.
+
+    Args:
+        break_lock: remove the publish lock first, whoever holds it (see ``run_publish``).
+
+    Raises:
+        StageFailed: another publish or drain holds the lock, or this one lost it meanwhile.
+    """
+    broken = "-"
     with redis_target(settings) as url:
-        client = rl.RedisTarget(url, cluster=settings.redis.cluster).client()
-        try:
-            optouts = drain_optouts(spark, settings, day, client=client)
-            feedback = drain_feedback(spark, settings, day, client=client)
-        finally:
-            client.close()
-    summary = {"optouts_drained": optouts, **feedback}
+        target = rl.RedisTarget(url, cluster=settings.redis.cluster)
+        if break_lock:
+            broken = break_publish_lock(target)
+        with stage_lock(spark, settings, target, day, stage=STAGE) as lease:
+            client = target.client()
+            try:
+                optouts = drain_optouts(spark, settings, day, client=client)
+                feedback = drain_feedback(spark, settings, day, client=client)
+            except Exception as exc:
+                if lease.lost is not None:  # the heartbeat cancelled our Spark jobs
+                    raise StageFailed(STAGE, f"lost the publish lock ({lease.lost})") from exc
+                raise
+            finally:
+                client.close()
+            try:
+                lease.check()
+            except rl.LockLost as exc:
+                raise StageFailed(STAGE, str(exc)) from exc
+    summary = {"optouts_drained": optouts, **feedback, "lock_broken": broken}
     return StageResult(
         STAGE,
         summary=summary,

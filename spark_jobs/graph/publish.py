@@ -4,10 +4,14 @@ Order of work (a failure anywhere before the switch leaves the live version unto
 removes the partial one):
 
 1. the graph stage's publish gate (``health/dt=D``) — refused unless ``force``;
+   everything below runs under the publish lock (one publisher at a time; a short TTL
+   renewed by a heartbeat, so a publisher that died frees it within
+   ``redis.publish_lock_ttl_s``; the next publish removes the version it left half-written);
 2. drain the service's recorded opt-outs into ``optouts/dt=D`` and drop every opted-out
    cookie (named, or seen logged in with an opted-out login hash) from the graph; drain the
-   recorded link verdicts into ``feedback/dt=D`` (the next day's graph honours them);
-3. under a publish lock, write version ``YYYYMMDD.<n>`` beside the live one (cookie buckets,
+   link verdicts recorded while the chain ran into ``feedback/dt=D+1`` (graph D+1 honours
+   them; the drain stage of D+1 adds the later ones);
+3. write version ``YYYYMMDD.<n>`` beside the live one (cookie buckets,
    then the login index), per Spark partition;
 4. verify: listpack limits respected, ``HLEN`` sum equals the row count, a sample read back
    through the lookup path matches; apply opt-outs that arrived during the load;
@@ -29,6 +33,7 @@ from pyspark.sql import functions as F
 
 from idgraph import keyspace as ks
 from idgraph.embedded import redis_target
+from idgraph.redaction import redact
 from idgraph.settings import AppSettings, load_settings
 from spark_jobs.common.feedback_drain import drain_feedback
 from spark_jobs.common.io import partition_exists, read_partition
@@ -42,6 +47,7 @@ from spark_jobs.common.paths import Lake
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.graph import redis_loader as rl
 from spark_jobs.graph import writers
+from spark_jobs.graph.lock import break_publish_lock, stage_lock
 
 log = logging.getLogger(__name__)
 STAGE = "publish"
@@ -128,6 +134,7 @@ def publish_graph(
     settings: AppSettings,
     target: rl.RedisTarget,
     day: dt.date,
+    lease: rl.PublishLease | None = None,
 ) -> dict[str, Any]:
     """Load ``graph`` (and the login index) as a new version, verify it, switch to it.
 
@@ -139,23 +146,38 @@ def publish_graph(
         settings: app settings (``redis`` concern).
         target: the Redis server or cluster.
         day: the graph's day (names the version).
+        lease: the publish lock already held by the caller; None: taken here.
 
     Returns:
-        Headline figures: version, cookies, buckets, load seconds and rate, bytes/cookie.
+        Headline figures: version, cookies, buckets, load seconds and rate, bytes/cookie,
+        and ``abandoned_removed``: versions a dead publisher left half-written, now removed.
 
     Raises:
-        StageFailed: when loading or verification fails; the live version is untouched.
+        StageFailed: when the lock is held elsewhere or lost, or loading or verification
+            fails; the live version is untouched.
     """
+    if lease is None:
+        with stage_lock(spark, settings, target, day, stage=STAGE) as own:
+            return publish_graph(
+                spark, graph, logins, settings=settings, target=target, day=day, lease=own
+            )
     cfg = settings.redis
     client = target.client()
-    token = rl.acquire_lock(client)
     version: ks.GraphVersion | None = None
+    abandoned: list[ks.GraphVersion] = []
     try:
         live, previous, expected = rl.read_live(client)
-        for stale in rl.registered_versions(client):  # a crashed publisher's leftovers
-            if stale.status == "loading":
-                log.warning("removing unfinished version %s", stale.name)
-                rl.delete_version(client, stale)
+        for stale in rl.registered_versions(client):  # a dead publisher's leftovers
+            if stale.status == "loading":  # (we hold the lock: nobody else is loading)
+                removed = rl.delete_version(client, stale)
+                log.warning(
+                    "removed version %s, abandoned half-written by a publish that died "
+                    "(started %s): %d keys",
+                    stale.name,
+                    stale.published_at,
+                    removed,
+                )
+                abandoned.append(stale)
         limits = rl.configure_listpack(
             client,
             entries=cfg.listpack_entries,
@@ -215,8 +237,9 @@ def publish_graph(
         new_live = dataclasses.replace(version, status="live")
         old_live = dataclasses.replace(live, status="previous") if live else None
         drop = [previous.name] if previous else []
+        lease.check()
         if not rl.switch_live(
-            client, expected=expected, live=new_live, previous=old_live, drop=drop
+            client, expected=expected, live=new_live, previous=old_live, drop=drop, lock=lease
         ):
             raise StageFailed(STAGE, "the live version changed during the publish")
         version = None  # live now: nothing to clean up
@@ -224,13 +247,23 @@ def publish_graph(
             rl.expire_version(client, previous, cfg.retired_ttl_s)
     except StageFailed:
         raise
+    except rl.LockLost as exc:
+        raise StageFailed(STAGE, f"{exc}; the new version is discarded") from exc
     except Exception as exc:
+        if lease.lost is not None:  # the heartbeat cancelled our Spark jobs
+            raise StageFailed(
+                STAGE, f"lost the publish lock ({lease.lost}); the new version is discarded"
+            ) from exc
         raise StageFailed(STAGE, f"loading the new version failed: {exc}") from exc
     finally:
         if version is not None:
             log.error("publish failed; removing partial version %s", version.name)
             rl.delete_version(client, version)
-        rl.release_lock(client, token)
+        for stale in abandoned:
+            # The dead driver's executors (on EMR, containers YARN has not reaped yet) may
+            # have gone on writing the abandoned version during our load: sweep it again.
+            if late := rl.delete_version(client, stale):
+                log.warning("removed %d late keys of abandoned version %s", late, stale.name)
         graph.unpersist()
         if logins is not None:
             logins.unpersist()
@@ -247,6 +280,7 @@ def publish_graph(
         "write_mode": write_mode,
         "redis_bytes_per_cookie": round(bytes_per_cookie, 1),
         "optouts_applied_late": late_removed,
+        "abandoned_removed": ", ".join(v.name for v in abandoned) or "-",
     }
 
 
@@ -284,9 +318,20 @@ def _verify(
 
 
 def run_publish(
-    spark: SparkSession, settings: AppSettings, day: dt.date, *, force: bool = False
+    spark: SparkSession,
+    settings: AppSettings,
+    day: dt.date,
+    *,
+    force: bool = False,
+    break_lock: bool = False,
 ) -> StageResult:
-    """The publish stage of ``idgraph daily`` (see the module docstring for the steps)."""
+    """The publish stage of ``idgraph daily`` (see the module docstring for the steps).
+
+    Args:
+        force: publish even though the gate failed.
+        break_lock: remove the publish lock first, whoever holds it (operators, after a
+            publisher died; a live holder gives up at its next heartbeat).
+    """
     lake = Lake(settings.lake.root)
     gate = check_gate(spark, lake, day, force=force)
     graph = read_partition(spark, lake, "identity_graph", day)
@@ -294,21 +339,29 @@ def run_publish(
     if partition_exists(spark, lake, "cookie_features", day):
         features = read_partition(spark, lake, "cookie_features", day)
         logins = login_cookies(graph, features)
+    broken = "-"
     with redis_target(settings) as url:
         target = rl.RedisTarget(url, cluster=settings.redis.cluster)
-        client = target.client()
-        try:
-            drained = drain_optouts(spark, settings, day, client=client)
-            # Verdicts received while the chain of D ran: graph D never saw them, graph D+1
-            # will (feedback/dt=X holds what graph X is the first to honour).
-            feedback = drain_feedback(spark, settings, day + dt.timedelta(days=1), client=client)
-        finally:
-            client.close()
-        graph = exclude_optouts(graph, read_optouts(spark, lake), logins)
-        if logins is not None:  # the index only needs cookies that are published
-            logins = logins.join(graph.select("site_id", "cookie_id"), ["site_id", "cookie_id"])
-        summary = publish_graph(spark, graph, logins, settings=settings, target=target, day=day)
-    summary |= {"gate": gate, "optouts_drained": drained, **feedback}
+        if break_lock:
+            broken = break_publish_lock(target)
+        # The drains rewrite lake partitions from the streams: under the lock too.
+        with stage_lock(spark, settings, target, day, stage=STAGE) as lease:
+            client = target.client()
+            try:
+                drained = drain_optouts(spark, settings, day, client=client)
+                # Verdicts received while the chain of D ran: graph D never saw them, graph
+                # D+1 will (feedback/dt=X holds what graph X is the first to honour).
+                next_day = day + dt.timedelta(days=1)
+                feedback = drain_feedback(spark, settings, next_day, client=client)
+            finally:
+                client.close()
+            graph = exclude_optouts(graph, read_optouts(spark, lake), logins)
+            if logins is not None:  # the index only needs cookies that are published
+                logins = logins.join(graph.select("site_id", "cookie_id"), ["site_id", "cookie_id"])
+            summary = publish_graph(
+                spark, graph, logins, settings=settings, target=target, day=day, lease=lease
+            )
+    summary |= {"gate": gate, "optouts_drained": drained, **feedback, "lock_broken": broken}
     return StageResult(STAGE, summary=summary, note=f"graph {summary['version']} live")
 
 
@@ -322,12 +375,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis-url")
     parser.add_argument("--cluster", action="store_true", default=None)
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--break-lock", action="store_true")
     args = parser.parse_args(argv)
     settings = load_settings(
         lake={"root": args.lake}, redis={"url": args.redis_url, "cluster": args.cluster}
     )
     spark = build_session(settings)
-    result = run_publish(spark, settings, args.date, force=args.force)
+    try:
+        result = run_publish(
+            spark, settings, args.date, force=args.force, break_lock=args.break_lock
+        )
+    except StageFailed as exc:  # one readable line in the step log, and a failed step
+        print(redact(str(exc)))  # noqa: T201
+        raise SystemExit(1) from exc
+    finally:
+        spark.stop()
     print(result.summary)  # noqa: T201 - spark-submit's stdout is the step log
 
 

@@ -67,6 +67,13 @@ def test_only_drain_and_publish_get_the_redis_target_and_daily_adds_them() -> No
     assert "--redis-url" not in jobs[1].arguments()
     assert jobs[2].arguments()[-3:] == ["--redis-url", "redis://h:1", "--force"]
     assert [j.stage for j in plan_jobs("daily", DAY, "/l", publish=False)] == ["daily"]
+    broken = plan_jobs("daily", DAY, "/l", break_lock=True)
+    # The drain is the first job to take the publish lock: it breaks it; the chain never
+    # takes it, and the publish an hour later must not break a publish started meanwhile.
+    assert broken[0].arguments()[-1] == "--break-lock"
+    assert "--break-lock" not in broken[1].arguments() + broken[2].arguments()
+    alone = plan_jobs("publish", DAY, "/l", redis_url="redis://h:1", break_lock=True)
+    assert alone[0].arguments()[-3:] == ["--redis-url", "redis://h:1", "--break-lock"]
 
 
 def test_child_env_uses_this_interpreter_and_keeps_settings() -> None:
