@@ -8,7 +8,7 @@ removes the partial one):
    cookie (named, or seen logged in with an opted-out login hash) from the graph; drain the
    recorded link verdicts into ``feedback/dt=D`` (the next day's graph honours them);
 3. under a publish lock, write version ``YYYYMMDD.<n>`` beside the live one (cookie buckets,
-   then the login index), per Spark partition;
+   then the login index and the person index), per Spark partition;
 4. verify: listpack limits respected, ``HLEN`` sum equals the row count, a sample read back
    through the lookup path matches; apply opt-outs that arrived during the load;
 5. compare-and-set the live pointer; the old live version becomes ``previous`` (rollback
@@ -169,10 +169,12 @@ def publish_graph(
         n_logins = (
             login_rows.select("login_hash").distinct().count() if login_rows is not None else 0
         )
+        n_people = rl.people_with_cookies(graph)
         version = ks.GraphVersion(
             name=ks.version_name(day.strftime("%Y%m%d"), int(client.incr(ks.SEQ_KEY))),
             buckets=ks.bucket_count(cookies, cfg.bucket_fill),
             login_buckets=ks.bucket_count(n_logins, cfg.bucket_fill) if n_logins else 0,
+            person_buckets=ks.bucket_count(n_people, cfg.bucket_fill) if n_people else 0,
             cookies=cookies,
             day=day.isoformat(),
             status="loading",
@@ -203,6 +205,17 @@ def publish_graph(
                 target=target,
                 version=version.name,
                 kind="login",
+                partitions=partitions,
+                batch_fields=cfg.load_batch_fields,
+                write_mode=write_mode,
+                rdb_version=rdb_version,
+            )
+        if version.person_buckets:
+            rl.load_buckets(
+                rl.encode_people(graph, buckets=version.person_buckets),
+                target=target,
+                version=version.name,
+                kind="person",
                 partitions=partitions,
                 batch_fields=cfg.load_batch_fields,
                 write_mode=write_mode,
@@ -242,6 +255,7 @@ def publish_graph(
         "buckets": new_live.buckets,
         "max_bucket": stats["max_bucket"],
         "logins_indexed": n_logins,
+        "people_indexed": n_people,
         "load_seconds": round(load_seconds, 2),
         "cookies_per_s": round(cookies / max(load_seconds, 1e-9)),
         "write_mode": write_mode,
