@@ -128,9 +128,10 @@ def test_keys_of_a_version() -> None:
 def test_person_index_location() -> None:
     version = ks.GraphVersion("20240105.3", buckets=5000, person_buckets=7)
     digest = ks.person_digest("u_3fa85f6457174562")
-    assert digest == hashlib.blake2b(
-        b"u_3fa85f6457174562", digest_size=16, person=b"idg-person"
-    ).digest()
+    assert (
+        digest
+        == hashlib.blake2b(b"u_3fa85f6457174562", digest_size=16, person=b"idg-person").digest()
+    )
     key, field = ks.person_location(version, "u_3fa85f6457174562")  # type: ignore[misc]
     assert key == f"idg:p:20240105.3:{int.from_bytes(digest[:8], 'big') % 7}".encode()
     assert field == digest[8:]
