@@ -182,10 +182,10 @@ class OptoutRequest(BaseModel):
 
 
 class OptoutResponse(BaseModel):
-    """The opt-out is recorded; ``removed`` cookies left the live graph."""
+    """The opt-out is recorded; ``removed`` cookies (the whole person) left the live graph."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"status": "recorded", "kind": "cookie", "removed": 1}]}
+        json_schema_extra={"examples": [{"status": "recorded", "kind": "cookie", "removed": 3}]}
     )
 
     status: Literal["recorded"] = "recorded"

@@ -210,6 +210,8 @@ def publish_graph(
                 write_mode=write_mode,
                 rdb_version=rdb_version,
             )
+        bytes_per_cookie = (_used_memory(client) - memory_before) / max(1, cookies)
+        memory_before = _used_memory(client)
         if version.person_buckets:
             rl.load_buckets(
                 rl.encode_people(graph, buckets=version.person_buckets),
@@ -221,7 +223,7 @@ def publish_graph(
                 write_mode=write_mode,
                 rdb_version=rdb_version,
             )
-        bytes_per_cookie = (_used_memory(client) - memory_before) / max(1, cookies)
+        person_bytes_per_cookie = (_used_memory(client) - memory_before) / max(1, cookies)
         _verify(client, version, graph, stats, limits, sample=cfg.verify_sample)
         late = [e for _, e in pending_optouts(client)]
         late_removed = apply_optouts(client, version, late)
@@ -260,6 +262,7 @@ def publish_graph(
         "cookies_per_s": round(cookies / max(load_seconds, 1e-9)),
         "write_mode": write_mode,
         "redis_bytes_per_cookie": round(bytes_per_cookie, 1),
+        "person_index_bytes_per_cookie": round(person_bytes_per_cookie, 1),
         "optouts_applied_late": late_removed,
     }
 
