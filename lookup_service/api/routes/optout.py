@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["optout"], dependencies=[ApiKeyDep])
     "/optout",
     response_model=OptoutResponse,
     summary="Opt a cookie or a login hash out",
-    responses={code: ERROR_RESPONSES[code] for code in (401, 422, 503)},
+    responses={code: ERROR_RESPONSES[code] for code in (400, 401, 422, 503)},
 )
 async def optout(body: OptoutRequest, store: StoreDep, metrics: MetricsDep) -> Any:
     """Record the opt-out durably and remove the person from the live graph at once.
