@@ -83,7 +83,8 @@ def people_of(requests: DataFrame, graph: DataFrame, logins: DataFrame) -> DataF
         logins: ``site_id, cookie_id, login_hash`` of the same days (``cookie_features``).
 
     Returns:
-        ``requests`` and the rows they bring in, distinct, in ``OPTOUTS`` columns.
+        ``requests`` and the rows they bring in, one per cookie or login hash, in ``OPTOUTS``
+        columns.
     """
     keys = ["site_id", "cookie_id"]
     cookies = graph.select(*keys, "unified_id").distinct()
@@ -139,4 +140,5 @@ def people_of(requests: DataFrame, graph: DataFrame, logins: DataFrame) -> DataF
     out = rows[0]
     for more in rows[1:]:
         out = out.unionByName(more)
-    return out.distinct()
+    identity = ["kind", "site_id", "cookie_id", "login_hash"]  # one row each, earliest time
+    return out.groupBy(*identity).agg(F.min("requested_at").alias("requested_at"))
