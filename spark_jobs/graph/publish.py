@@ -12,7 +12,7 @@ removes the partial one):
    link verdicts recorded while the chain ran into ``feedback/dt=D+1`` (graph D+1 honours
    them; the drain stage of D+1 adds the later ones);
 3. write version ``YYYYMMDD.<n>`` beside the live one (cookie buckets,
-   then the login index), per Spark partition;
+   then the login index and the person index), per Spark partition;
 4. verify: listpack limits respected, ``HLEN`` sum equals the row count, a sample read back
    through the lookup path matches; apply opt-outs that arrived during the load;
 5. compare-and-set the live pointer; the old live version becomes ``previous`` (rollback
@@ -191,10 +191,12 @@ def publish_graph(
         n_logins = (
             login_rows.select("login_hash").distinct().count() if login_rows is not None else 0
         )
+        n_people = rl.people_with_cookies(graph)
         version = ks.GraphVersion(
             name=ks.version_name(day.strftime("%Y%m%d"), int(client.incr(ks.SEQ_KEY))),
             buckets=ks.bucket_count(cookies, cfg.bucket_fill),
             login_buckets=ks.bucket_count(n_logins, cfg.bucket_fill) if n_logins else 0,
+            person_buckets=ks.bucket_count(n_people, cfg.bucket_fill) if n_people else 0,
             cookies=cookies,
             day=day.isoformat(),
             status="loading",
@@ -231,6 +233,19 @@ def publish_graph(
                 rdb_version=rdb_version,
             )
         bytes_per_cookie = (_used_memory(client) - memory_before) / max(1, cookies)
+        memory_before = _used_memory(client)
+        if version.person_buckets:
+            rl.load_buckets(
+                rl.encode_people(graph, buckets=version.person_buckets),
+                target=target,
+                version=version.name,
+                kind="person",
+                partitions=partitions,
+                batch_fields=cfg.load_batch_fields,
+                write_mode=write_mode,
+                rdb_version=rdb_version,
+            )
+        person_bytes_per_cookie = (_used_memory(client) - memory_before) / max(1, cookies)
         _verify(client, version, graph, stats, limits, sample=cfg.verify_sample)
         late = [e for _, e in pending_optouts(client)]
         late_removed = apply_optouts(client, version, late)
@@ -275,10 +290,12 @@ def publish_graph(
         "buckets": new_live.buckets,
         "max_bucket": stats["max_bucket"],
         "logins_indexed": n_logins,
+        "people_indexed": n_people,
         "load_seconds": round(load_seconds, 2),
         "cookies_per_s": round(cookies / max(load_seconds, 1e-9)),
         "write_mode": write_mode,
         "redis_bytes_per_cookie": round(bytes_per_cookie, 1),
+        "person_index_bytes_per_cookie": round(person_bytes_per_cookie, 1),
         "optouts_applied_late": late_removed,
         "abandoned_removed": ", ".join(v.name for v in abandoned) or "-",
     }

@@ -1,6 +1,6 @@
 """Bulk load of one graph version into Redis, per Spark partition, and version bookkeeping.
 
-Spark side (``encode_cookies``, ``encode_logins``, ``load_buckets``): rows become
+Spark side (``encode_cookies``, ``encode_logins``, ``encode_people``, ``load_buckets``): rows become
 ``(bucket, field, value)`` with the shared keyspace codec in an Arrow batch function,
 are shuffled so that each bucket lives in exactly one partition, sorted by bucket, and
 written by one client per partition (``spark_jobs.graph.writers``): each bucket as one
@@ -137,6 +137,50 @@ def encode_logins(login_cookies: DataFrame, *, buckets: int) -> DataFrame:
     return grouped.mapInArrow(_encode_login_batches(buckets), BUCKET_SCHEMA)
 
 
+def _person_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+
+    for batch in batches:
+        cols = batch.to_pydict()
+        people = [ks.person_digest(u) for u in cols["unified_id"]]
+        cookies = [
+            ks.cookie_digest(s, c) for s, c in zip(cols["site_id"], cols["cookie_id"], strict=True)
+        ]
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(people, pa.binary()), pa.array(cookies, pa.binary())],
+            names=["login", "cookie"],  # the login index's encoder takes it from here
+        )
+
+
+def people_with_cookies(graph: DataFrame) -> int:
+    """Unified ids of ``graph`` with two cookies or more: the person index's entries."""
+    return graph.groupBy("unified_id").count().where("count > 1").count()
+
+
+def encode_people(graph: DataFrame, *, buckets: int) -> DataFrame:
+    """Identity-graph rows -> ``(bucket, field, value)`` of the person index.
+
+    One field per unified id with two cookies or more, its value the digests of all its
+    cookies: what an opt-out of any one of them removes. A person of one cookie needs no
+    entry (the opt-out names that cookie already).
+
+    Args:
+        graph: rows with ``site_id, cookie_id, unified_id``.
+        buckets: the version's person bucket count.
+    """
+    from pyspark.sql import functions as F
+
+    digests = graph.select("unified_id", "site_id", "cookie_id").mapInArrow(
+        _person_batches, "login binary, cookie binary"
+    )
+    grouped = (
+        digests.groupBy("login")
+        .agg(F.collect_set("cookie").alias("cookies"))
+        .where(F.size("cookies") > 1)
+    )
+    return grouped.mapInArrow(_encode_login_batches(buckets), BUCKET_SCHEMA)
+
+
 def load_buckets(
     encoded: DataFrame,
     *,
@@ -154,7 +198,7 @@ def load_buckets(
         encoded: output of ``encode_cookies`` or ``encode_logins``.
         target: the Redis server or cluster.
         version: version name the keys belong to.
-        kind: ``"cookie"`` or ``"login"`` (which key family).
+        kind: ``"cookie"``, ``"login"`` or ``"person"`` (which key family).
         partitions: parallel writers (one client each).
         batch_fields: fields per pipeline flush.
         write_mode: ``"restore"`` or ``"hset"`` (see ``bucket_writer``).
