@@ -29,6 +29,7 @@ from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import RECONCILIATION_REQUIRED, VISITS, conform
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.etl import rules
+from spark_jobs.etl.ip_key import resolve_ip_hash_key
 from spark_jobs.etl.parse import parse_lines, ts_window
 from spark_jobs.etl.useragent import user_agent_table, with_user_agent_fields
 from spark_jobs.etl.visits_expectations import SUITE_NAME, visits_expectations
@@ -152,7 +153,8 @@ def check_ip_hash_key(settings: AppSettings) -> None:
         raise StageFailed(
             STAGE,
             f"refusing the development IP hash key for the non-local lake {lake.root}: set "
-            "IDGRAPH_ETL_IP_HASH_KEY (etl.ip_hash_key) to the production secret",
+            "IDGRAPH_ETL_IP_HASH_KEY_SECRET_ARN (etl.ip_hash_key_secret_arn) to the key's "
+            "Secrets Manager secret, or IDGRAPH_ETL_IP_HASH_KEY (etl.ip_hash_key)",
         )
 
 
@@ -162,11 +164,13 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
     Writes ``visits/dt=D``, ``quarantine/dt=D`` and ``reconciliation/dt=D``.
 
     Raises:
-        StageFailed: the development IP key on a non-local lake (``check_ip_hash_key``), no
+        StageFailed: the IP key unreadable from its secret (``etl.ip_hash_key_secret_arn``),
+            the development IP key on a non-local lake (``check_ip_hash_key``), no
             raw data for the day, a broken reconciliation identity, or a failed
             visits suite. Then ``visits/dt=D`` is removed while ``quarantine`` and
             ``reconciliation`` stay for the post-mortem.
     """
+    settings = resolve_ip_hash_key(settings)
     check_ip_hash_key(settings)
     started = time.perf_counter()
     steps: dict[str, float] = {}
