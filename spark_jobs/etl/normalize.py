@@ -55,14 +55,16 @@ def hmac_sha256_hex(text: str, *, key: bytes) -> str:
 
 
 def _hex_digests(base: hmac.HMAC, values: pd.Series, domain: str = "") -> pd.Series:
-    def one(value: object) -> str | None:
-        if not isinstance(value, str):
-            return None
+    """HMAC of each value under ``base``'s key (null stays null), each distinct value once: a
+    batch repeats the same household and office addresses many times over."""
+
+    def one(value: str) -> str:
         mac = base.copy()  # cheaper than hmac.new: the key schedule is done once per batch
         mac.update((domain + value).encode())
         return mac.hexdigest()
 
-    return pd.Series([one(v) for v in values], index=values.index, dtype=object)
+    digests = {value: one(value) for value in values.dropna().unique()}
+    return values.map(digests).astype(object)
 
 
 def keyed_hashes(key: Broadcast[bytes]) -> Callable[[Column, Column], Column]:
@@ -82,7 +84,7 @@ def keyed_hashes(key: Broadcast[bytes]) -> Callable[[Column, Column], Column]:
             }
         )
 
-    return keyed_ip_hashes  # type: ignore[no-any-return]
+    return keyed_ip_hashes
 
 
 def _at(array: Column, index: int) -> Column:
@@ -174,6 +176,22 @@ def with_ip_fields(df: DataFrame, *, column: str, key: bytes | Broadcast[bytes])
     """
     if not isinstance(key, Broadcast):
         key = df.sparkSession.sparkContext.broadcast(bytes(key))
+    df = ip_text_fields(df, column=column)
+    df = df.withColumn("_ip_keyed", keyed_hashes(key)(F.col("_ip_canonical"), F.col("_ip_network")))
+    tag = F.when(F.col("ip_version") == 4, F.lit(PREFIX_TAGS[4])).when(
+        F.col("ip_version") == 6, F.lit(PREFIX_TAGS[6])
+    )
+    return df.select(
+        "*",
+        F.concat(tag, F.col("_ip_keyed.net_hash")).alias("ip_prefix"),
+        F.col("_ip_keyed.ip_hash").alias("ip_hash"),
+    ).drop("_ip_canonical", "_ip_network", "_ip_keyed")
+
+
+def ip_text_fields(df: DataFrame, *, column: str) -> DataFrame:
+    """Add ``ip_version``, ``_ip_canonical`` (the address to hash) and ``_ip_network`` (the
+    /24 or /48 text to hash), with built-ins only; :func:`with_ip_fields` hashes and drops the
+    last two, which must never be stored."""
     df = df.withColumn("_ip_given", F.lower(F.trim(F.col(column))))
     df = df.withColumn("_ip_mapped", F.regexp_extract("_ip_given", _V4_MAPPED_RE, 1))
     df = df.withColumn(
@@ -200,18 +218,7 @@ def with_ip_fields(df: DataFrame, *, column: str, key: bytes | Broadcast[bytes])
         F.when(is_v4, text).when(is_v6, expanded).alias("_ip_canonical"),
         F.when(is_v4, v4_prefix).when(is_v6, v6_prefix).alias("_ip_network"),
     )
-    df = df.withColumn("_ip_keyed", keyed_hashes(key)(F.col("_ip_canonical"), F.col("_ip_network")))
-    tag = F.when(F.col("ip_version") == 4, F.lit(PREFIX_TAGS[4])).when(
-        F.col("ip_version") == 6, F.lit(PREFIX_TAGS[6])
-    )
-    return df.select(
-        "*",
-        F.concat(tag, F.col("_ip_keyed.net_hash")).alias("ip_prefix"),
-        F.col("_ip_keyed.ip_hash").alias("ip_hash"),
-    ).drop(
-        "_ip_given", "_ip_mapped", "_ip_text", "_ip_is_v4", "_ip6_groups", "_ip_canonical",
-        "_ip_network", "_ip_keyed",
-    )  # fmt: skip
+    return df.drop("_ip_given", "_ip_mapped", "_ip_text", "_ip_is_v4", "_ip6_groups")
 
 
 def normalize_login_hash(login_hash: Column) -> Column:
