@@ -27,6 +27,7 @@ from spark_jobs.common.io import (
     partition_exists,
     path_exists,
     read_partition,
+    read_range,
     write_partition,
 )
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
@@ -128,6 +129,20 @@ def _earlier_health(spark: SparkSession, lake: Lake, day: dt.date) -> list[dict[
         "dt", "scored_pairs", "probabilistic_edges", "model_version", "gate_passed", "degraded"
     )
     return sorted((r.asDict() for r in picked.collect()), key=lambda r: r["dt"])
+
+
+def _visit_volumes(
+    spark: SparkSession, lake: Lake, day: dt.date, days: int
+) -> tuple[int | None, list[int]]:
+    """``visits_written`` of the day's reconciliation (None without one) and of the ``days``
+    days before it that have one (a few one-row partitions)."""
+    start = day - dt.timedelta(days=days)
+    try:
+        rows = read_range(spark, lake, "reconciliation", start, day).select("dt", "visits_written")
+    except FileNotFoundError:
+        return None, []
+    by_day = {r["dt"]: int(r["visits_written"]) for r in rows.collect()}
+    return by_day.get(day), [v for d, v in sorted(by_day.items()) if d < day]
 
 
 def _history_volumes(earlier: Sequence[dict[str, Any]], day: dt.date, days: int) -> list[int]:
@@ -352,6 +367,7 @@ def run_graph(
             f"graph: {sizes['cookies']:,} cookies in the graph, {expected:,} in the input"
         )
 
+    visits_today, visits_before = _visit_volumes(spark, lake, day, gs.gate_history_days)
     figures: dict[str, Any] = {
         **sizes,
         "deterministic_edges": n_det,
@@ -370,6 +386,7 @@ def run_graph(
         "feedback_edges_cut": honoured.edges_cut,
         "scored_pairs": volume,
         "scored_pairs_above_threshold": n_model_prob,
+        "visits_written": visits_today,
         "score_histogram": score_figures(
             [(r["bin"], r["pairs"]) for r in scores], bins=gs.score_histogram_bins
         ),
@@ -403,6 +420,8 @@ def run_graph(
         gs,
         problems=problems,
         degraded=degraded,
+        visits=visits_today,
+        history_visits=visits_before,
     )
     row = health_row(figures, gate)
     write_partition(health_frame(spark, row), lake, "health", day)
