@@ -62,6 +62,14 @@ class GraphSettings(IdgraphSettings):
     household evidence, not person evidence (on the simulator 22% of such pairs at 3 days
     are one person); the model reads it as the feature ``quiet_ip_codays``."""
 
+    session_rule_max_evidence_rank: int = Field(default=3, ge=0)
+    """A hop pair becomes a session-rule edge only if it is among the ``N`` best-evidenced
+    candidates of one of its cookies (``evidence_rank``; 0: any rank). A browser that moves
+    from one site to the next makes that pair one of its strongest; two people's browsers of
+    one build interleaving at a café or an office make a pair that both cookies have better
+    candidates than. On `make eval`'s world rank <= 3 keeps 94% of the right hop edges and
+    half of those joining two households. The model still scores every pair."""
+
     session_rule_confidence: float = Field(default=0.8, gt=0.0, le=1.0)
     """Threshold of every session-rule edge, and the score (the confidence of the cookies it
     links) of one resting on a single hop on a single day."""

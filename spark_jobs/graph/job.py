@@ -89,7 +89,8 @@ def _session_rule_pairs(
 ) -> DataFrame | None:
     """The session rule's candidate pairs as scored-pair rows (threshold: the rule's
     confidence; score: the strong confidence for repeated hops), or None when the rule is off
-    or the day's candidates carry no evidence."""
+    or the day's candidates carry no evidence. Only pairs among the best-evidenced candidates
+    of one of their cookies (``graph.session_rule_max_evidence_rank``) qualify."""
     if not gs.session_rule_edges or not partition_exists(spark, lake, "candidate_pairs", day):
         return None
     candidates = read_partition(spark, lake, "candidate_pairs", day)
@@ -98,7 +99,10 @@ def _session_rule_pairs(
     base = F.lit(float(gs.session_rule_confidence))
     strong = (F.col("hop_days") >= 2) | (F.col("quiet_hops_300s") >= 2)
     score = F.when(strong, F.lit(float(gs.session_rule_strong_confidence))).otherwise(base)
-    return candidates.where(session_rule(min_codays=gs.session_rule_min_codays)).select(
+    rule = session_rule(min_codays=gs.session_rule_min_codays)
+    if gs.session_rule_max_evidence_rank and "evidence_rank" in candidates.columns:
+        rule = rule & (F.col("evidence_rank") <= gs.session_rule_max_evidence_rank)
+    return candidates.where(rule).select(
         *PAIR_KEYS, F.greatest(score, base).alias("score"), base.alias("threshold")
     )
 
