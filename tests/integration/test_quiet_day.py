@@ -27,7 +27,7 @@ DAY1, QUIET, MISSING = dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3
 def backfill(spark, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Two days of a small world, the second emptied to one empty file of each raw kind."""
     root = tmp_path_factory.mktemp("quiet-lake")
-    simulate(str(root), DAY1, 2, 60, 11)
+    simulate(str(root), DAY1, 2, 30, 11)
     quiet_raw = root / f"raw/pixel/dt={QUIET}"
     for path in quiet_raw.iterdir():
         path.unlink()
