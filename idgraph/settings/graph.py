@@ -29,8 +29,14 @@ class GraphSettings(IdgraphSettings):
     cc_partitions: int | None = Field(default=None, ge=1)
     """Shuffle partitions per round; default ``spark.sql.shuffle.partitions``."""
 
-    max_component_size: int = Field(default=64, ge=2)
-    """Largest component (in cookies) served as one person; larger ones are split."""
+    max_component_size: int = Field(default=512, ge=2)
+    """Largest component (in cookies) served as one person; larger ones are split. A heavy
+    browser's 30-day window holds well over a hundred cookies (Safari's 7-day cap, cleared
+    cookies, dozens of sites): the simulator's dense profile, shaped like real browsing
+    histories, makes people of ~130 cookies and single-person components of up to 231. A cap
+    of 64 split every such person (pairwise recall 0.10 against the floor's 0.79 there); 512
+    keeps them whole and changes nothing on `make eval`'s world, whose largest component is
+    51. Chains of people through a carrier's address grow far past it."""
 
     generic_login_max_cookies: int = Field(default=40, ge=2)
     """A login hash carried by more cookies than this is generic (placeholder account, shared
