@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP contract (DESIGN.md), with OpenAPI examples."""
+"""Request and response bodies of the HTTP contract (docs/http.md), with OpenAPI examples."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ SCORED_PAIRS = T.StructType(
     ]
 )
 
-# identity_graph/dt=D (DESIGN.md contract)
+# identity_graph/dt=D (contract: docs/tables.md)
 LINK_TYPES = ("deterministic", "probabilistic", "singleton")
 IDENTITY_GRAPH = T.StructType(
     [
@@ -172,7 +172,8 @@ IDENTITY_GRAPH = T.StructType(
     ]
 )
 
-# reconciliation/dt=D (DESIGN.md contract); warning counts are added as further columns.
+# reconciliation/dt=D (contract: docs/bad-input.md, docs/tables.md); further columns hold the
+# per-reason and warning counts.
 RECONCILIATION_REQUIRED = [
     "lines_read",
     "visits_written",

@@ -1,4 +1,4 @@
-"""Every bad-input rule of DESIGN.md on hand-made raw lines: status, reason and warnings."""
+"""Every bad-input rule of docs/bad-input.md on hand-made raw lines: status, reason and warnings."""
 
 from __future__ import annotations
 
