@@ -10,8 +10,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.unit.infra.paths import ROOT
 
 # Spelled in pieces so that this file does not match itself.
@@ -24,13 +22,11 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 def tracked_files() -> list[Path]:
     """Every file git tracks in this checkout (that still exists in the worktree)."""
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+    assert shutil.which("git"), "git is needed to list the repository's files"
     proc = subprocess.run(
         ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False, timeout=30
     )
-    if proc.returncode != 0:
-        pytest.skip(f"not a git checkout: {proc.stderr.decode(errors='replace').strip()}")
+    assert proc.returncode == 0, f"not a git checkout: {proc.stderr.decode(errors='replace')}"
     names = [n for n in proc.stdout.decode().split("\0") if n]
     return [ROOT / n for n in names if (ROOT / n).is_file()]
 
