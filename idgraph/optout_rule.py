@@ -74,16 +74,19 @@ def _grouped(deletes: Locations) -> dict[bytes, list[bytes]]:
     return by_key
 
 
-def remove_sync(client: Any, version: ks.GraphVersion, entries: Iterable[Mapping[str, str]]) -> int:
-    """Apply ``removal`` with a synchronous client; return how many cookies were deleted."""
-    plan = removal(version, entries)
+Pipelines = Generator[Any, list[Any], int]
+"""Pipelines to execute, one at a time: each is sent its replies; returns the cookies deleted."""
+
+
+def _pipelines(client: Any, plan: Removal) -> Pipelines:
+    """``plan``'s reads and its deletes as pipelines of ``client``, sync or asyncio alike."""
     try:
         reads = next(plan)
         while True:
             pipe = client.pipeline(transaction=False)
             for key, field in reads:
                 pipe.hget(key, field)
-            reads = plan.send(list(pipe.execute()))
+            reads = plan.send(list((yield pipe)))
     except StopIteration as done:
         deletes: Locations = done.value
     if not deletes:
@@ -91,26 +94,28 @@ def remove_sync(client: Any, version: ks.GraphVersion, entries: Iterable[Mapping
     pipe = client.pipeline(transaction=False)
     for key, fields in _grouped(deletes).items():
         pipe.hdel(key, *fields)
-    return sum(int(n) for n in pipe.execute())
+    return sum(int(n) for n in (yield pipe))
+
+
+def remove_sync(client: Any, version: ks.GraphVersion, entries: Iterable[Mapping[str, str]]) -> int:
+    """Apply ``removal`` with a synchronous client; return how many cookies were deleted."""
+    pipelines = _pipelines(client, removal(version, entries))
+    try:
+        pipe = next(pipelines)
+        while True:
+            pipe = pipelines.send(pipe.execute())
+    except StopIteration as done:
+        return int(done.value)
 
 
 async def remove_async(
     client: Any, version: ks.GraphVersion, entries: Iterable[Mapping[str, str]]
 ) -> int:
     """Apply ``removal`` with an asyncio client; return how many cookies were deleted."""
-    plan = removal(version, entries)
+    pipelines = _pipelines(client, removal(version, entries))
     try:
-        reads = next(plan)
+        pipe = next(pipelines)
         while True:
-            pipe = client.pipeline(transaction=False)
-            for key, field in reads:
-                pipe.hget(key, field)
-            reads = plan.send(list(await pipe.execute()))
+            pipe = pipelines.send(await pipe.execute())
     except StopIteration as done:
-        deletes: Locations = done.value
-    if not deletes:
-        return 0
-    pipe = client.pipeline(transaction=False)
-    for key, fields in _grouped(deletes).items():
-        pipe.hdel(key, *fields)
-    return sum(int(n) for n in await pipe.execute())
+        return int(done.value)
