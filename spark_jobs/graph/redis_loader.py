@@ -88,22 +88,29 @@ def encode_cookies(graph: DataFrame, *, buckets: int) -> DataFrame:
     return cols.mapInArrow(cookie_batch_encoder(buckets), BUCKET_SCHEMA)
 
 
-def _digest_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    import pyarrow as pa
+def _digests_by(key: str, digest: Callable[[str], bytes]) -> Callable[[Iterator], Iterator]:
+    """Arrow batch function: rows -> ``(key, cookie)``: ``digest`` of column ``key``, and the
+    cookie digest of ``site_id, cookie_id`` (what an index entry of ``key`` lists)."""
 
-    for batch in batches:
-        cols = batch.to_pydict()
-        logins = [ks.login_digest(h) for h in cols["login_hash"]]
-        cookies = [
-            ks.cookie_digest(s, c) for s, c in zip(cols["site_id"], cols["cookie_id"], strict=True)
-        ]
-        yield pa.RecordBatch.from_arrays(
-            [pa.array(logins, pa.binary()), pa.array(cookies, pa.binary())],
-            names=["login", "cookie"],
-        )
+    def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        for batch in batches:
+            cols = batch.to_pydict()
+            keys = [digest(v) for v in cols[key]]
+            cookies = [
+                ks.cookie_digest(s, c)
+                for s, c in zip(cols["site_id"], cols["cookie_id"], strict=True)
+            ]
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(keys, pa.binary()), pa.array(cookies, pa.binary())],
+                names=["key", "cookie"],
+            )
+
+    return encode
 
 
-def _encode_login_batches(buckets: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator]:
+def _encode_index_batches(buckets: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator]:
     def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
 
@@ -111,14 +118,30 @@ def _encode_login_batches(buckets: int) -> Callable[[Iterator[pa.RecordBatch]], 
             cols = batch.to_pydict()
             yield pa.RecordBatch.from_arrays(
                 [
-                    pa.array([ks.bucket_of(d, buckets) for d in cols["login"]], pa.int32()),
-                    pa.array([ks.field_of(d) for d in cols["login"]], pa.binary()),
+                    pa.array([ks.bucket_of(d, buckets) for d in cols["key"]], pa.int32()),
+                    pa.array([ks.field_of(d) for d in cols["key"]], pa.binary()),
                     pa.array([ks.encode_digests(c) for c in cols["cookies"]], pa.binary()),
                 ],
                 names=["bucket", "field", "value"],
             )
 
     return encode
+
+
+def _encode_index(
+    rows: DataFrame, key: str, digest: Callable[[str], bytes], *, buckets: int, least: int
+) -> DataFrame:
+    """Rows -> ``(bucket, field, value)`` of an index: one field per ``digest`` of column
+    ``key`` listed by ``least`` distinct cookies or more, its value their digests."""
+    from pyspark.sql import functions as F
+
+    digests = rows.select(key, "site_id", "cookie_id").mapInArrow(
+        _digests_by(key, digest), "key binary, cookie binary"
+    )
+    grouped = digests.groupBy("key").agg(F.collect_set("cookie").alias("cookies"))
+    if least > 1:
+        grouped = grouped.where(F.size("cookies") >= least)
+    return grouped.mapInArrow(_encode_index_batches(buckets), BUCKET_SCHEMA)
 
 
 def encode_logins(login_cookies: DataFrame, *, buckets: int) -> DataFrame:
@@ -128,28 +151,7 @@ def encode_logins(login_cookies: DataFrame, *, buckets: int) -> DataFrame:
         login_cookies: every cookie an opt-out by ``login_hash`` must remove, one row each.
         buckets: the version's login bucket count.
     """
-    from pyspark.sql import functions as F
-
-    digests = login_cookies.select("login_hash", "site_id", "cookie_id").mapInArrow(
-        _digest_batches, "login binary, cookie binary"
-    )
-    grouped = digests.groupBy("login").agg(F.collect_set("cookie").alias("cookies"))
-    return grouped.mapInArrow(_encode_login_batches(buckets), BUCKET_SCHEMA)
-
-
-def _person_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    import pyarrow as pa
-
-    for batch in batches:
-        cols = batch.to_pydict()
-        people = [ks.person_digest(u) for u in cols["unified_id"]]
-        cookies = [
-            ks.cookie_digest(s, c) for s, c in zip(cols["site_id"], cols["cookie_id"], strict=True)
-        ]
-        yield pa.RecordBatch.from_arrays(
-            [pa.array(people, pa.binary()), pa.array(cookies, pa.binary())],
-            names=["login", "cookie"],  # the login index's encoder takes it from here
-        )
+    return _encode_index(login_cookies, "login_hash", ks.login_digest, buckets=buckets, least=1)
 
 
 def people_with_cookies(graph: DataFrame) -> int:
@@ -168,17 +170,7 @@ def encode_people(graph: DataFrame, *, buckets: int) -> DataFrame:
         graph: rows with ``site_id, cookie_id, unified_id``.
         buckets: the version's person bucket count.
     """
-    from pyspark.sql import functions as F
-
-    digests = graph.select("unified_id", "site_id", "cookie_id").mapInArrow(
-        _person_batches, "login binary, cookie binary"
-    )
-    grouped = (
-        digests.groupBy("login")
-        .agg(F.collect_set("cookie").alias("cookies"))
-        .where(F.size("cookies") > 1)
-    )
-    return grouped.mapInArrow(_encode_login_batches(buckets), BUCKET_SCHEMA)
+    return _encode_index(graph, "unified_id", ks.person_digest, buckets=buckets, least=2)
 
 
 def load_buckets(
