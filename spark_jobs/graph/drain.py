@@ -18,15 +18,37 @@ import datetime as dt
 
 from pyspark.sql import SparkSession
 
-from idgraph.embedded import redis_target
 from idgraph.settings import AppSettings
 from spark_jobs.common.feedback_drain import drain_feedback
 from spark_jobs.common.optouts_drain import drain_optouts
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.graph import redis_loader as rl
-from spark_jobs.graph.lock import break_publish_lock, stage_lock
+from spark_jobs.graph.lock import locked_target
 
 STAGE = "drain"
+
+
+def drain_streams(
+    spark: SparkSession,
+    settings: AppSettings,
+    target: rl.RedisTarget,
+    *,
+    optouts_day: dt.date,
+    feedback_day: dt.date,
+) -> tuple[int, dict[str, int]]:
+    """Drain the opt-out stream into ``optouts/dt=optouts_day`` and the feedback stream into
+    ``feedback/dt=feedback_day``, over one client; the caller holds the publish lock.
+
+    Returns:
+        The opt-outs drained, and the feedback drain's figures.
+    """
+    client = target.client()
+    try:
+        optouts = drain_optouts(spark, settings, optouts_day, client=client)
+        feedback = drain_feedback(spark, settings, feedback_day, client=client)
+    finally:
+        client.close()
+    return optouts, feedback
 
 
 def run_drain(
@@ -40,26 +62,20 @@ def run_drain(
     Raises:
         StageFailed: another publish or drain holds the lock, or this one lost it meanwhile.
     """
-    broken = "-"
-    with redis_target(settings) as url:
-        target = rl.RedisTarget(url, cluster=settings.redis.cluster)
-        if break_lock:
-            broken = break_publish_lock(target)
-        with stage_lock(spark, settings, target, day, stage=STAGE) as lease:
-            client = target.client()
-            try:
-                optouts = drain_optouts(spark, settings, day, client=client)
-                feedback = drain_feedback(spark, settings, day, client=client)
-            except Exception as exc:
-                if lease.lost is not None:  # the heartbeat cancelled our Spark jobs
-                    raise StageFailed(STAGE, f"lost the publish lock ({lease.lost})") from exc
-                raise
-            finally:
-                client.close()
-            try:
-                lease.check()
-            except rl.LockLost as exc:
-                raise StageFailed(STAGE, str(exc)) from exc
+    locked = locked_target(spark, settings, day, stage=STAGE, break_lock=break_lock)
+    with locked as (target, lease, broken):
+        try:
+            optouts, feedback = drain_streams(
+                spark, settings, target, optouts_day=day, feedback_day=day
+            )
+        except Exception as exc:
+            if lease.lost is not None:  # the heartbeat cancelled our Spark jobs
+                raise StageFailed(STAGE, f"lost the publish lock ({lease.lost})") from exc
+            raise
+        try:
+            lease.check()
+        except rl.LockLost as exc:
+            raise StageFailed(STAGE, str(exc)) from exc
     summary = {"optouts_drained": optouts, **feedback, "lock_broken": broken}
     return StageResult(
         STAGE,

@@ -4,7 +4,8 @@ Both rewrite lake partitions from the service's streams (``optouts/dt=D``, ``fee
 read what is there, add the drained entries, overwrite), and publish also writes a version and
 switches the live pointer, so one of them runs at a time. The lock itself (owner token, TTL,
 heartbeat) is ``redis_loader.PublishLease``; this module turns a held lock into a one-line
-``StageFailed`` of the stage and implements ``--break-lock``.
+``StageFailed`` of the stage and implements ``--break-lock``; ``locked_target`` is both stages'
+way in: the target, the lock broken if asked, then taken.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 
 from pyspark.sql import SparkSession
 
+from idgraph.embedded import redis_target
 from idgraph.settings import AppSettings
 from spark_jobs.common.stage import StageFailed
 from spark_jobs.graph import redis_loader as rl
@@ -60,3 +62,28 @@ def stage_lock(
             yield lease
     except rl.LockHeld as exc:
         raise StageFailed(stage, str(exc)) from None
+
+
+@contextlib.contextmanager
+def locked_target(
+    spark: SparkSession,
+    settings: AppSettings,
+    day: dt.date,
+    *,
+    stage: str,
+    break_lock: bool,
+) -> Iterator[tuple[rl.RedisTarget, rl.PublishLease, str]]:
+    """The Redis target of ``settings`` (an embedded server while the block runs, where none
+    is configured) with the publish lock held for ``stage`` (``stage_lock``).
+
+    Args:
+        break_lock: remove the publish lock first, whoever holds it (``break_publish_lock``).
+
+    Yields:
+        The target, the held lease, and whom a broken lock was taken from (``-``: none).
+    """
+    with redis_target(settings) as url:
+        target = rl.RedisTarget(url, cluster=settings.redis.cluster)
+        broken = break_publish_lock(target) if break_lock else "-"
+        with stage_lock(spark, settings, target, day, stage=stage) as lease:
+            yield target, lease, broken

@@ -32,22 +32,17 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from idgraph import keyspace as ks
-from idgraph.embedded import redis_target
 from idgraph.redaction import redact
 from idgraph.settings import AppSettings, load_settings
-from spark_jobs.common.feedback_drain import drain_feedback
 from spark_jobs.common.io import partition_exists, read_partition
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
-from spark_jobs.common.optouts_drain import (
-    apply_optouts,
-    drain_optouts,
-    pending_optouts,
-)
+from spark_jobs.common.optouts_drain import apply_optouts, pending_optouts
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.graph import redis_loader as rl
 from spark_jobs.graph import writers
-from spark_jobs.graph.lock import break_publish_lock, stage_lock
+from spark_jobs.graph.drain import drain_streams
+from spark_jobs.graph.lock import locked_target, stage_lock
 
 log = logging.getLogger(__name__)
 STAGE = "publish"
@@ -359,28 +354,20 @@ def run_publish(
     if partition_exists(spark, lake, "cookie_features", day):
         features = read_partition(spark, lake, "cookie_features", day)
         logins = login_cookies(graph, features)
-    broken = "-"
-    with redis_target(settings) as url:
-        target = rl.RedisTarget(url, cluster=settings.redis.cluster)
-        if break_lock:
-            broken = break_publish_lock(target)
-        # The drains rewrite lake partitions from the streams: under the lock too.
-        with stage_lock(spark, settings, target, day, stage=STAGE) as lease:
-            client = target.client()
-            try:
-                drained = drain_optouts(spark, settings, day, client=client)
-                # Verdicts received while the chain of D ran: graph D never saw them, graph
-                # D+1 will (feedback/dt=X holds what graph X is the first to honour).
-                next_day = day + dt.timedelta(days=1)
-                feedback = drain_feedback(spark, settings, next_day, client=client)
-            finally:
-                client.close()
-            graph = exclude_optouts(graph, read_optouts(spark, lake), logins)
-            if logins is not None:  # the index only needs cookies that are published
-                logins = logins.join(graph.select("site_id", "cookie_id"), ["site_id", "cookie_id"])
-            summary = publish_graph(
-                spark, graph, logins, settings=settings, target=target, day=day, lease=lease
-            )
+    # The drains rewrite lake partitions from the streams: under the lock too.
+    locked = locked_target(spark, settings, day, stage=STAGE, break_lock=break_lock)
+    with locked as (target, lease, broken):
+        # Verdicts received while the chain of D ran: graph D never saw them, graph D+1
+        # will (feedback/dt=X holds what graph X is the first to honour).
+        drained, feedback = drain_streams(
+            spark, settings, target, optouts_day=day, feedback_day=day + dt.timedelta(days=1)
+        )
+        graph = exclude_optouts(graph, read_optouts(spark, lake), logins)
+        if logins is not None:  # the index only needs cookies that are published
+            logins = logins.join(graph.select("site_id", "cookie_id"), ["site_id", "cookie_id"])
+        summary = publish_graph(
+            spark, graph, logins, settings=settings, target=target, day=day, lease=lease
+        )
     summary |= {"gate": gate, "optouts_drained": drained, **feedback, "lock_broken": broken}
     return StageResult(STAGE, summary=summary, note=f"graph {summary['version']} live")
 
