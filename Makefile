@@ -9,10 +9,8 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 DEMO_LAKE ?= demo-lake
 PYTEST_ARGS ?=
 
-export OMP_WAIT_POLICY := PASSIVE
-export SPARK_LOCAL_IP := 127.0.0.1
-export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
-export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
+# PYSPARK_PYTHON, SPARK_LOCAL_IP, OMP_WAIT_POLICY, …: each Python entry point sets them
+# (idgraph/settings/process_env.py), so `idgraph …` run without make behaves the same.
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
 
 .PHONY: install install-tools demo test lint format bench eval build-emr clean help

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import machine
+from idgraph.settings.process_env import configure_process_env
 
 RESULTS = Path(__file__).parent / "results"
 START = dt.date(2026, 1, 5)
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="rebuild the lake from scratch")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    configure_process_env()  # before xgboost loads OpenMP
 
     from idgraph.pipeline import DAILY_STAGES, build_session, day_range, run_day
     from idgraph.settings import load_settings

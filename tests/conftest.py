@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-# Before any JVM starts: workers must use this interpreter; no reverse-DNS of the host.
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-# XGBoost's OpenMP threads spin while Spark's JVM wants the same two cores.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from idgraph.settings.process_env import configure_process_env
+
+# Before any test imports xgboost or starts a JVM (and for the processes tests start).
+configure_process_env()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ in several Spark jobs.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,12 +16,13 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
+from idgraph.settings.process_env import configure_process_env
 from spark_jobs.common.stage import StageFailed
 
-# No usage analytics from a batch job (there is no network here, and none is wanted in prod).
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Before great_expectations is imported (GX_ANALYTICS_ENABLED): the suites import it from here.
+configure_process_env()
 
-import great_expectations as gx  # noqa: E402  (must follow the env var above)
+import great_expectations as gx  # noqa: E402
 
 log = logging.getLogger(__name__)
 
