@@ -9,11 +9,12 @@ name.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from idgraph.settings.aws import AwsSettings
 from idgraph.settings.base import IdgraphSettings
@@ -48,6 +49,8 @@ __all__ = [
     "check_settings_environment",
     "load_settings",
     "setting_variables",
+    "settings_from_json",
+    "settings_json",
 ]
 
 
@@ -108,3 +111,28 @@ def load_settings(**overrides: dict[str, Any]) -> AppSettings:
         values = {k: v for k, v in (overrides.get(name) or {}).items() if v is not None}
         built[name] = cls(**values)
     return AppSettings.model_validate(built)
+
+
+def settings_json(settings: AppSettings) -> str:
+    """``settings`` as JSON, secrets in clear: for a child process of ours, never for a log.
+
+    ``idgraph serve`` hands the settings it validated (flags included) to its uvicorn workers
+    this way (``environment.SETTINGS_JSON_ENV``): every field, so a worker rebuilds nothing
+    from ``IDGRAPH_*`` variables.
+    """
+
+    def reveal(value: object) -> str:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        raise TypeError(f"cannot serialise {type(value).__name__}")
+
+    return json.dumps(settings.model_dump(mode="python"), default=reveal)
+
+
+def settings_from_json(text: str) -> AppSettings:
+    """The settings ``settings_json`` wrote, validated again; every field comes from ``text``.
+
+    Raises:
+        pydantic.ValidationError: on a value that is no longer valid.
+    """
+    return AppSettings.model_validate_json(text)
