@@ -8,6 +8,7 @@ through Hadoop's FileSystem API so they work the same on local disks and ``s3://
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -44,6 +45,23 @@ def delete_path(spark: SparkSession, path: str) -> bool:
     """Delete ``path`` recursively, on any Hadoop file system; True if something was deleted."""
     fs, jpath = _hadoop_path(spark, path)
     return bool(fs.delete(jpath, True))
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write ``text`` to the file ``path``, replacing it: a local path, ``file://`` or
+    (through Hadoop's FileSystem API, as the tables) ``s3://``."""
+    if "://" not in path or path.startswith("file://"):
+        local = path.removeprefix("file://")
+        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
+        with open(local, "w") as fh:
+            fh.write(text)
+        return
+    fs, jpath = _hadoop_path(spark, path)
+    stream = fs.create(jpath, True)
+    try:
+        stream.write(text.encode())
+    finally:
+        stream.close()
 
 
 def list_partitions(spark: SparkSession, lake: Lake, table: str) -> list[dt.date]:

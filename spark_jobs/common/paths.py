@@ -59,6 +59,10 @@ class Lake:
         """Simulator ground truth (site_id, cookie_id, person_id, …)."""
         return self.path("truth")
 
+    def evaluation(self, day: dt.date) -> str:
+        """The figures of ``idgraph evaluate`` (and of the demo) for one day: a JSON file."""
+        return self.path("evaluation", f"{day_str(day)}.json")
+
     @property
     def checkpoints(self) -> str:
         """Reliable checkpoint directory for iterative jobs."""
