@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import re
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.common.paths import Lake, day_str
@@ -105,11 +105,6 @@ def read_table(spark: SparkSession, lake: Lake, table: str) -> DataFrame:
         .parquet(lake.table(table))
         .withColumn("dt", F.col("dt").cast("date"))
     )
-
-
-def dt_between(start: dt.date, end: dt.date) -> Column:
-    """Partition filter ``start <= dt <= end`` (inclusive)."""
-    return F.col("dt").between(F.lit(start), F.lit(end))
 
 
 def read_partition(spark: SparkSession, lake: Lake, table: str, day: dt.date) -> DataFrame:

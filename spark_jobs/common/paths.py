@@ -8,24 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-TABLES = (
-    "visits",
-    "quarantine",
-    "reconciliation",
-    "daily_cookie_aggregates",
-    "cookie_features",
-    "session_pairs",
-    "candidate_pairs",
-    "scored_pairs",
-    "identity_graph",
-    "health",
-    "optouts",
-    "feedback",
-    "panel",
-    "panel_quarantine",
-    "panel_reconciliation",
-)
-
 
 def day_str(day: dt.date) -> str:
     """ISO date string used in partition names."""
