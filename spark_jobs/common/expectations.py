@@ -66,7 +66,7 @@ def run_suite(df: DataFrame, expectations: Sequence[Any], *, suite_name: str) ->
     context = gx.get_context(mode="ephemeral")
     try:
         context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
-    except Exception:  # noqa: BLE001 - cosmetic: older configs lack the switch
+    except Exception:  # cosmetic: older configs lack the switch
         log.debug("could not disable GX progress bars")
     token = uuid.uuid4().hex[:8]
     source = context.data_sources.add_spark(name=f"{suite_name}-{token}")

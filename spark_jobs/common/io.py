@@ -20,10 +20,10 @@ _DT_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
 def _hadoop_path(spark: SparkSession, path: str):  # type: ignore[no-untyped-def]
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - the only way to reach Hadoop's FS API
+    jvm = spark.sparkContext._jvm  # the only way to reach Hadoop's FS API
     assert jvm is not None
     jpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    fs = jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     return fs, jpath
 
 

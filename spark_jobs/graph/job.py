@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> None:
         run_graph(spark, settings, args.date)
         row = read_partition(spark, Lake(settings.lake.root), "health", args.date).first()
         assert row is not None
-        print(format_health(row.asDict(recursive=True)))  # noqa: T201 - the step log shows it
+        print(format_health(row.asDict(recursive=True)))  # the step log shows it
     finally:
         spark.stop()
 
