@@ -12,6 +12,14 @@ from idgraph.settings.process_env import configure_process_env
 configure_process_env()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the SparkSession (``spark``, directly or through a fixture)
+    ``spark``, declared or not, so ``-m "not spark"`` (``make test-fast``) starts no JVM."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """The one SparkSession of the test run, built by the same code the jobs use."""
