@@ -220,13 +220,20 @@ def publish_graph(
             ("login", rl.encode_logins, login_rows, version.login_buckets, per_cookie),
             ("person", rl.encode_people, graph, version.person_buckets, per_person),
         )
+        # One window per figure, opened before its first load and closed after its last:
+        # a reading taken right after another load can still count that load's writers'
+        # buffers out of the dataset, and would credit them to the next load.
         grown = {per_cookie: 0, per_person: 0}
         loaded: dict[str, dict[str, int]] = {}
         seconds: dict[str, float] = {}
+        window: tuple[str, int] | None = None
         for kind, encode, rows, buckets, figure in loads:
             if rows is None or not buckets:
                 continue
-            memory_before = _used_memory(client)
+            if window is None or window[0] != figure:
+                if window is not None:
+                    grown[window[0]] += _used_memory(client) - window[1]
+                window = (figure, _used_memory(client))
             started = time.perf_counter()
             loaded[kind] = rl.load_buckets(
                 encode(rows, buckets=buckets),
@@ -239,7 +246,8 @@ def publish_graph(
                 rdb_version=rdb_version,
             )
             seconds[kind] = time.perf_counter() - started
-            grown[figure] += _used_memory(client) - memory_before
+        if window is not None:
+            grown[window[0]] += _used_memory(client) - window[1]
         # Verified and reported: the cookie buckets (always loaded: at least one bucket).
         stats, load_seconds = loaded["cookie"], seconds["cookie"]
         bytes_per_cookie = grown[per_cookie] / max(1, cookies)
