@@ -21,11 +21,12 @@ FROM python:3.11-slim
 RUN groupadd --system --gid 10001 idgraph \
     && useradd --system --uid 10001 --gid idgraph --no-create-home --shell /usr/sbin/nologin idgraph
 COPY --from=build /opt/venv /opt/venv
+# IDGRAPH_API_DOCS=off: /docs, /redoc and /openapi.json answer 404 (see docs/operations.md).
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus IDGRAPH_API_DOCS=off
 USER idgraph:idgraph
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=2s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=1)"]
 # Workers share nothing but Redis; PROMETHEUS_MULTIPROC_DIR makes /metrics cover all of them.
-CMD ["sh", "-c", "mkdir -p $PROMETHEUS_MULTIPROC_DIR && exec uvicorn --factory lookup_service.main:create_app --host 0.0.0.0 --port 8080 --workers ${WORKERS:-2} --no-access-log"]
+CMD ["sh", "-c", "mkdir -p $PROMETHEUS_MULTIPROC_DIR && exec uvicorn --factory lookup_service.main:create_app --host 0.0.0.0 --port 8080 --workers ${WORKERS:-2} --http lookup_service.http:CappedHttpTools --no-access-log"]

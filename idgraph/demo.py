@@ -223,9 +223,7 @@ def feedback_step(console: Console, lake: str, day: dt.date, port: int) -> dict[
     verdict is sent after day ``day`` was published, so the demo drains it the way that
     publish does (``drain_feedback``) before it runs day ``day`` + 1 in full.
     """
-    from idgraph.embedded import redis_target
-    from idgraph.pipeline import DAILY_STAGES, PUBLISH_STAGE, build_session, run_day
-    from spark_jobs.common.feedback_drain import drain_feedback
+    from idgraph.pipeline import DAILY_STAGES, DRAIN_STAGE, PUBLISH_STAGE, build_session, run_day
 
     base = f"http://127.0.0.1:{port}"
     a, b, mistake = wrong_link(lake, day)
@@ -250,15 +248,9 @@ def feedback_step(console: Console, lake: str, day: dt.date, port: int) -> dict[
     settings = settings_for(lake)
     spark = build_session(settings)
     try:
-        with redis_target(settings) as url:
-            import redis
-
-            client = redis.Redis.from_url(url)
-            drained = drain_feedback(spark, settings, day, client=client)
-            client.close()
-        console.print(f"drained as publish does: {drained}")
         next_day = day + dt.timedelta(days=1)
-        stages = DAILY_STAGES + (PUBLISH_STAGE,)
+        # The day's run drains the verdict first, so the graph of the next day honours it.
+        stages = (DRAIN_STAGE, *DAILY_STAGES, PUBLISH_STAGE)
         report = run_day(spark, settings, next_day, stages=stages)
         if report.failed == "publish" and "gate" in (report.error or ""):
             console.print(f"[bold yellow]demo:[/] the gate refused {next_day} ({report.error}); "
@@ -267,6 +259,8 @@ def feedback_step(console: Console, lake: str, day: dt.date, port: int) -> dict[
                              stage_kwargs={"publish": {"force": True}})  # fmt: skip
         if not report.ok:
             raise RuntimeError(f"{next_day} failed at {report.failed}: {report.error}")
+        drained = next(r.summary for r in report.results if r.stage == "drain")
+        console.print(f"{next_day}: the daily run drained {drained} before its graph")
     finally:
         spark.stop()
     deadline = time.monotonic() + 10  # the service follows the live pointer within ~1 s

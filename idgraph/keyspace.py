@@ -13,6 +13,9 @@ Layout (per published graph version ``V``):
   payload]`` (format 1: no household).
 * login hash -> 16-byte digest ``L``; bucket ``int(L[:8]) % login_buckets``, field ``L[8:]``
   in hash ``idg:l:V:<bucket>``, value = the 16-byte digests of the cookies to remove.
+* unified id (of a person with two cookies or more) -> 16-byte digest ``P``; bucket
+  ``int(P[:8]) % person_buckets``, field ``P[8:]`` in hash ``idg:p:V:<bucket>``, value = the
+  16-byte digests of the person's cookies (what an opt-out removes together).
 * control keys share the ``{ctl}`` hash tag so one cluster slot holds them all and a
   ``MULTI`` over them is legal on a cluster.
 """
@@ -56,6 +59,7 @@ household id (docs/redis-format.md: <= 32 B per cookie)."""
 _FIELD_SIZES = {1: 8, 2: FIELD_SIZE}
 _COOKIE_PERSON = b"idg-cookie"
 _LOGIN_PERSON = b"idg-login"
+_UNIFIED_PERSON = b"idg-person"
 
 # Unified-id payload tags (first value byte). Each tag names how the id's text is packed.
 TAG_UTF8 = 0x01  # any text, UTF-8 as is
@@ -101,6 +105,13 @@ def login_digest(login_hash: str) -> bytes:
     ).digest()
 
 
+def person_digest(unified_id: str) -> bytes:
+    """16-byte digest of a unified id (the person index's key material)."""
+    return hashlib.blake2b(
+        unified_id.encode(), digest_size=DIGEST_SIZE, person=_UNIFIED_PERSON
+    ).digest()
+
+
 def bucket_of(digest: bytes, buckets: int) -> int:
     """Bucket index of a digest: its first 8 bytes (big-endian) modulo ``buckets``."""
     return int.from_bytes(digest[:8], "big") % buckets
@@ -122,6 +133,11 @@ def login_key(version: str, bucket: int) -> bytes:
     return f"{PREFIX}:l:{version}:{bucket}".encode()
 
 
+def person_key(version: str, bucket: int) -> bytes:
+    """Key of one person-index bucket of ``version``: ``idg:p:<version>:<bucket>``."""
+    return f"{PREFIX}:p:{version}:{bucket}".encode()
+
+
 def cookie_location(version: GraphVersion, site_id: str, cookie_id: str) -> tuple[bytes, bytes]:
     """(key, field) of a cookie in ``version``."""
     digest = cookie_digest(site_id, cookie_id)
@@ -141,6 +157,14 @@ def login_location(version: GraphVersion, login_hash: str) -> tuple[bytes, bytes
     digest = login_digest(login_hash)
     key = login_key(version.name, bucket_of(digest, version.login_buckets))
     return key, field_of(digest, version.format)
+
+
+def person_location(version: GraphVersion, unified_id: str) -> tuple[bytes, bytes] | None:
+    """(key, field) of a unified id in ``version``'s person index, or None without an index."""
+    if version.person_buckets <= 0:
+        return None
+    digest = person_digest(unified_id)
+    return person_key(version.name, bucket_of(digest, version.person_buckets)), field_of(digest)
 
 
 def quantize_confidence(confidence: float) -> int:
@@ -238,7 +262,7 @@ def _decode_unified(tag: int, payload: bytes) -> str:
 
 
 def encode_digests(digests: Iterable[bytes]) -> bytes:
-    """Login-index value: the cookie digests concatenated, sorted so the bytes are canonical."""
+    """Login- or person-index value: the cookie digests concatenated, sorted (canonical bytes)."""
     return b"".join(sorted(set(digests)))
 
 
@@ -267,6 +291,8 @@ class GraphVersion:
     name: str
     buckets: int
     login_buckets: int = 0
+    person_buckets: int = 0
+    """Buckets of the person index; 0 in versions published before it existed."""
     cookies: int = 0
     day: str = ""
     status: str = "live"
@@ -275,11 +301,13 @@ class GraphVersion:
     format: int = FORMAT
 
     def keys(self) -> Iterator[bytes]:
-        """Every key of this version (cookie and login buckets), for deletion or expiry."""
+        """Every key of this version (cookie, login and person buckets), for deletion or expiry."""
         for bucket in range(self.buckets):
             yield cookie_key(self.name, bucket)
         for bucket in range(self.login_buckets):
             yield login_key(self.name, bucket)
+        for bucket in range(self.person_buckets):
+            yield person_key(self.name, bucket)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping."""

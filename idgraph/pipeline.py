@@ -36,6 +36,9 @@ DAILY_STAGES: tuple[tuple[str, str], ...] = (
     ("graph", "spark_jobs.graph.job:run_graph"),
 )
 PUBLISH_STAGE = ("publish", "spark_jobs.graph.publish:run_publish")
+# Before a published day's chain: the service's opt-outs and verdicts into the lake, so the
+# day's graph honours everything received before it started (only jobs that publish see Redis).
+DRAIN_STAGE = ("drain", "spark_jobs.graph.drain:run_drain")
 
 StageFn = Callable[..., "StageResult"]
 

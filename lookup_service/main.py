@@ -15,8 +15,9 @@ from fastapi import FastAPI
 from idgraph.settings import AppSettings
 from lookup_service.api import errors
 from lookup_service.api.deps import get_settings
-from lookup_service.api.routes import feedback, health, identity, optout
+from lookup_service.api.routes import docs, feedback, health, identity, optout
 from lookup_service.fastpath import FastLookup
+from lookup_service.guard import RequestGuard
 from lookup_service.metrics import LatencyMiddleware, Metrics
 from lookup_service.store import GraphStore, connect
 
@@ -35,6 +36,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         app.state.settings = resolved
         app.state.api_keys = [k.encode() for k in resolved.service.api_key_list()]
         app.state.feedback_keys = [k.encode() for k in resolved.service.feedback_key_list()]
+        app.state.max_body_bytes = resolved.service.max_body_bytes
         store = GraphStore(connect(resolved.redis), resolved.redis)
         await store.start()
         app.state.store = store
@@ -56,13 +58,19 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         # Metrics are Prometheus (/metrics); FastAPI's OpenTelemetry hooks would otherwise
         # look the global providers up (environment reads) on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's own docs routes answer anyone: ours (routes.docs) follow service.api_docs.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.metrics = Metrics()
     app.include_router(identity.router)
     app.include_router(optout.router)
     app.include_router(feedback.router)
     app.include_router(health.router)
+    app.include_router(docs.router)
     errors.install(app)
+    app.add_middleware(RequestGuard)  # innermost: key and body size before any body is read
     app.add_middleware(FastLookup)  # inside the latency middleware: its calls are timed too
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
     return app

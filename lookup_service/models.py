@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP contract (DESIGN.md), with OpenAPI examples."""
+"""Request and response bodies of the HTTP contract (docs/http.md), with OpenAPI examples."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.config import JsonDict
+from pydantic.config import JsonDict, JsonValue
 
 ID_PATTERN = r"^[A-Za-z0-9._~:@+=\-]+$"
 ID_RULE = "1-128 characters from A-Z a-z 0-9 . _ ~ : @ + = -"
@@ -166,6 +166,30 @@ class BatchResponse(BaseModel):
     results: list[BatchResult]
 
 
+# What ``OptoutRequest._one_form`` accepts, as the schema says it: exactly one of the two
+# forms, a part of the other form absent or null.
+_OPTOUT_FORMS: list[JsonValue] = [
+    {
+        "title": "cookie",
+        "required": ["site_id", "cookie_id"],
+        "properties": {
+            "site_id": {"type": "string"},
+            "cookie_id": {"type": "string"},
+            "login_hash": {"type": "null"},
+        },
+    },
+    {
+        "title": "login hash",
+        "required": ["login_hash"],
+        "properties": {
+            "login_hash": {"type": "string"},
+            "site_id": {"type": "null"},
+            "cookie_id": {"type": "null"},
+        },
+    },
+]
+
+
 class OptoutRequest(BaseModel):
     """Either a cookie (``site_id`` and ``cookie_id``) or a ``login_hash``, not both."""
 
@@ -175,7 +199,8 @@ class OptoutRequest(BaseModel):
             "examples": [
                 {"site_id": "news-site-01", "cookie_id": "c-5f2b9a7e"},
                 {"login_hash": EXAMPLE_LOGIN},
-            ]
+            ],
+            "oneOf": _OPTOUT_FORMS,
         },
     )
 
@@ -194,10 +219,10 @@ class OptoutRequest(BaseModel):
 
 
 class OptoutResponse(BaseModel):
-    """The opt-out is recorded; ``removed`` cookies left the live graph."""
+    """The opt-out is recorded; ``removed`` cookies (the whole person) left the live graph."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"status": "recorded", "kind": "cookie", "removed": 1}]}
+        json_schema_extra={"examples": [{"status": "recorded", "kind": "cookie", "removed": 3}]}
     )
 
     status: Literal["recorded"] = "recorded"

@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from idgraph import keyspace as ks
+from idgraph import optout_rule
 from idgraph.settings import RedisSettings
 from lookup_service.breaker import CircuitBreaker
 
@@ -188,10 +189,12 @@ class GraphStore:
     # ------------------------------------------------------------------ opt-out
 
     async def optout(self, *, site_id: str = "", cookie_id: str = "", login_hash: str = "") -> int:
-        """Record an opt-out durably, then delete its cookies from every present version.
+        """Record an opt-out durably, then delete its people from every present version.
 
-        The stream entry is written first: once it is acknowledged, the next publish applies
-        it even if the deletes below are interrupted. Deleting from the previous version too
+        The person of the cookie (or of each cookie seen with the login hash) goes: every
+        cookie of its unified id, by ``idgraph.optout_rule``. The stream entry is written
+        first: once it is acknowledged, the next publish applies it even if the deletes
+        below are interrupted. Deleting from the previous version too
         keeps a rollback from bringing the cookies back; deleting from a version being
         loaded closes the window before its switch.
 
@@ -214,24 +217,10 @@ class GraphStore:
                 versions.setdefault(known.name, known)
         removed = 0
         for version in versions.values():
-            n = await self._call(self._remove(version, entry))
+            n = await self._call(optout_rule.remove_async(self.client, version, [entry]))
             if self.live is not None and version.name == self.live.name:
                 removed = n
         return removed
-
-    async def _remove(self, version: ks.GraphVersion, entry: dict[str, str]) -> int:
-        if entry["kind"] == "cookie":
-            locations = [ks.cookie_location(version, entry["site_id"], entry["cookie_id"])]
-        else:
-            where = ks.login_location(version, entry["login_hash"])
-            raw = await self.client.hget(*where) if where else None
-            locations = [ks.digest_location(version, d) for d in ks.decode_digests(raw or b"")]
-        if not locations:
-            return 0
-        pipe = self.client.pipeline(transaction=False)
-        for key, field in locations:
-            pipe.hdel(key, field)
-        return sum(int(n) for n in await pipe.execute())
 
     # ------------------------------------------------------------------ feedback
 

@@ -24,9 +24,13 @@ from typing import Any
 RESULT_MARKER = "IDGRAPH_RESULT "
 DAILY = "daily"
 TRAIN = "train"
-# Single stages, daily chain (without publish: it is its own job so it runs only after the
-# graph stage succeeded, gate permitting), and weekly training.
-STAGE_CHOICES = ("etl", "features", "candidates", "scoring", "graph", "publish", DAILY, TRAIN)
+DRAIN = "drain"
+# Single stages, daily chain (without drain and publish: they are jobs of their own, the only
+# ones given the Redis address; publish runs only after the graph stage succeeded, gate
+# permitting), and weekly training.
+STAGE_CHOICES = (
+    "etl", "features", "candidates", "scoring", "graph", DRAIN, "publish", DAILY, TRAIN
+)  # fmt: skip
 
 log = logging.getLogger("idgraph.entrypoint")
 
@@ -45,6 +49,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--redis-cluster", action="store_true", help="Target is a cluster.")
     parser.add_argument("--force", action="store_true", help="Publish even if the gate fails.")
+    parser.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="Drain, publish: remove a dead publisher's lock first.",
+    )
     parser.add_argument("--region", default=None, help="AWS region for Secrets Manager.")
     return parser.parse_args(argv)
 
@@ -57,13 +66,15 @@ def _secret_value(secret_id: str, region: str | None) -> str:
 
 
 def _result_line(stage: str, ok: bool, summary: dict[str, Any], error: str | None) -> str:
+    from idgraph.redaction import redact  # the driver log and `idgraph submit` show this line
+
     payload = {"stage": stage, "ok": ok, "summary": summary, "error": error}
-    return RESULT_MARKER + json.dumps(payload, default=str, sort_keys=True)
+    return redact(RESULT_MARKER + json.dumps(payload, default=str, sort_keys=True))
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the requested stage(s); return the process exit code (0 only if all succeeded)."""
-    from idgraph.pipeline import DAILY_STAGES, PUBLISH_STAGE, build_session, run_day
+    from idgraph.pipeline import DAILY_STAGES, DRAIN_STAGE, PUBLISH_STAGE, build_session, run_day
     from idgraph.settings import load_settings
     from spark_jobs.common.stage import StageFailed
 
@@ -93,11 +104,15 @@ def run(args: argparse.Namespace) -> int:
         if args.stage == DAILY:
             stages = DAILY_STAGES
         else:
-            stages = tuple(s for s in (*DAILY_STAGES, PUBLISH_STAGE) if s[0] == args.stage)
+            every = (DRAIN_STAGE, *DAILY_STAGES, PUBLISH_STAGE)
+            stages = tuple(s for s in every if s[0] == args.stage)
         try:
             report = run_day(
                 spark, settings, args.date, stages=stages,
-                stage_kwargs={"publish": {"force": args.force}},
+                stage_kwargs={
+                    "drain": {"break_lock": args.break_lock},
+                    "publish": {"force": args.force, "break_lock": args.break_lock},
+                },
             )  # fmt: skip
         except Exception as exc:
             # A bug rather than a refused day: record it for `idgraph submit`, keep the traceback.
@@ -118,7 +133,11 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry: parse, run, exit with the run's code (non-zero marks the job FAILED)."""
+    from idgraph.redaction import RedactingFilter
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:  # no Redis password in the driver log
+        handler.addFilter(RedactingFilter())
     sys.exit(run(parse_args(argv)))
 
 

@@ -3,12 +3,13 @@
 Training reads up to ``max_training_days`` daily snapshots. Each snapshot is handled on its
 own, with a plan that touches only that day's ``candidate_pairs`` and ``cookie_features``:
 
-1. label the day's candidate pairs from login hashes and the consented panel and keep the
-   labelled ones (``labelled_candidates``); candidate pairs are already capped per blocking
+1. label the day's candidate pairs from login hashes, the consented panel and the verdicts
+   sent to ``POST /v1/feedback``, and keep the labelled ones (``labelled_candidates``);
+   candidate pairs are already capped per blocking
    key, so an exploding block (a CGNAT address, a shared office) cannot explode here either;
 2. sample the login-labelled ones down to ``max_examples_per_snapshot`` with a hash of the
    pair, so a pair kept on one day is kept on every day with at least the same rate
-   (``sample_pairs``; panel pairs are all kept);
+   (``sample_pairs``; panel and feedback pairs are all kept);
 3. build the pair features of the sample from the same day's cookie features and write them
    to ``training_examples/run=<run>/snapshot=<day>/`` (``snapshot_path``).
 
@@ -18,7 +19,10 @@ joins and the memory training needs grows with the examples, not with the snapsh
 
 A login-labelled pair's split comes from the first snapshot in which it is labelled; its
 features come from its latest labelled snapshot that does not look past the end of its own
-period. A panel-labelled pair's split is its panelist's (``select_examples``).
+period. A panel-labelled pair's split is its panelist's (``select_examples``). A
+feedback-labelled pair always trains: verdicts are sent about the links someone noticed, not
+a sample of the pairs the model scores, so they may teach the model but never choose its
+threshold or grade it.
 """
 
 from __future__ import annotations
@@ -68,21 +72,31 @@ def read_unlabelled(spark: SparkSession, lake: Lake, run: str) -> DataFrame:
     )
 
 
-LOGIN, PANEL = "login", "panel"
-LABEL_COLUMNS = ["label", "label_source", "panel_id_l", "panel_id_r"]
+LOGIN, PANEL, FEEDBACK = "login", "panel", "feedback"
+LABEL_COLUMNS = ["label", "label_source", "panel_id_l", "panel_id_r", "feedback_weight"]
+ALWAYS_KEPT = (PANEL, FEEDBACK)
+"""Label sources whose pairs are never sampled away: they are few and worth the most."""
 
 
 def with_label_columns(df: DataFrame) -> DataFrame:
-    """``df`` with every ``LABEL_COLUMNS`` column (absent ones: login-labelled, no panelist)."""
+    """``df`` with every ``LABEL_COLUMNS`` column (absent ones: login-labelled, no panelist,
+    no verdict)."""
     if "label_source" not in df.columns:
         df = df.withColumn("label_source", F.lit(LOGIN))
     for side in ("l", "r"):
         if f"panel_id_{side}" not in df.columns:
             df = df.withColumn(f"panel_id_{side}", F.lit(None).cast("string"))
+    if "feedback_weight" not in df.columns:
+        df = df.withColumn("feedback_weight", F.lit(None).cast("double"))
     return df
 
 
-def _with_labels(pairs: DataFrame, features: DataFrame, panel: DataFrame | None) -> DataFrame:
+def _with_labels(
+    pairs: DataFrame,
+    features: DataFrame,
+    panel: DataFrame | None,
+    feedback: DataFrame | None = None,
+) -> DataFrame:
     """Every candidate pair with ``LABEL_COLUMNS`` (``label`` null: nobody can tell)."""
     evidence = evidence_present(pairs.columns)
     labelled = label_pairs(
@@ -114,14 +128,42 @@ def _with_labels(pairs: DataFrame, features: DataFrame, panel: DataFrame | None)
         .when(login_label.isNotNull() | panel_label.isNotNull(), F.lit(0))
         .cast("int")
     )
-    source = F.when(panel_label.isNotNull(), F.lit(PANEL)).otherwise(F.lit(LOGIN))
-    return labelled.withColumn("label", label).withColumn(
-        "label_source", F.when(label.isNotNull(), source)
+    if feedback is None:
+        labelled = labelled.withColumn("_fb_label", F.lit(None).cast("int")).withColumn(
+            "feedback_weight", F.lit(None).cast("double")
+        )
+    else:
+        labelled = labelled.join(
+            feedback.select(
+                *PAIR_KEYS,
+                F.col("label").cast("int").alias("_fb_label"),
+                F.col("weight").alias("feedback_weight"),
+            ),
+            PAIR_KEYS,
+            "left",
+        )
+    # The panel is consented truth and wins; a verdict wins over logins (two people sharing
+    # one login, the very mistake feedback reports).
+    verdict = panel_label.isNull() & F.col("_fb_label").isNotNull()
+    label = F.when(verdict, F.col("_fb_label")).otherwise(label)
+    source = (
+        F.when(panel_label.isNotNull(), F.lit(PANEL))
+        .when(verdict, F.lit(FEEDBACK))
+        .otherwise(F.lit(LOGIN))
+    )
+    return (
+        labelled.withColumn("label", label)
+        .withColumn("label_source", F.when(label.isNotNull(), source))
+        .withColumn("feedback_weight", F.when(verdict, F.col("feedback_weight")))
+        .drop("_fb_label")
     )
 
 
 def labelled_candidates(
-    pairs: DataFrame, features: DataFrame, panel: DataFrame | None = None
+    pairs: DataFrame,
+    features: DataFrame,
+    panel: DataFrame | None = None,
+    feedback: DataFrame | None = None,
 ) -> DataFrame:
     """The labelled candidate pairs of one day: ``PAIR_KEYS``, evidence and ``LABEL_COLUMNS``.
 
@@ -130,7 +172,9 @@ def labelled_candidates(
     two cookies of one panelist are a positive and a panelist's cookie beside any other
     cookie is a negative. A positive from either source wins (two e-mails of one panelist,
     a login the panel missed); ``label_source`` is ``panel`` whenever the panel spoke, so the
-    split can keep every pair of a panelist on the panelist's side.
+    split can keep every pair of a panelist on the panelist's side. Where the panel is
+    silent, a pair's latest feedback verdict is its label (``label_source`` ``feedback``,
+    ``feedback_weight`` the sender's capped weight), over what the logins say.
 
     Args:
         pairs: one day's ``candidate_pairs``.
@@ -138,23 +182,28 @@ def labelled_candidates(
             ``login_hash``).
         panel: ``spark_jobs.etl.panel.read_panel`` output (``site_id``, ``cookie_id``,
             ``panel_id``), small enough to broadcast; None or empty: logins only.
+        feedback: ``spark_jobs.common.feedback.feedback_labels`` output (``PAIR_KEYS``,
+            ``label``, ``weight``), or None.
     """
     evidence = evidence_present(pairs.columns)
     return (
-        _with_labels(pairs, features, panel)
+        _with_labels(pairs, features, panel, feedback)
         .where(F.col("label").isNotNull())
         .select(*PAIR_KEYS, *evidence, *LABEL_COLUMNS)
     )
 
 
 def unlabelled_candidates(
-    pairs: DataFrame, features: DataFrame, panel: DataFrame | None = None
+    pairs: DataFrame,
+    features: DataFrame,
+    panel: DataFrame | None = None,
+    feedback: DataFrame | None = None,
 ) -> DataFrame:
-    """The candidate pairs neither logins nor the panel label: the population the model
-    scores and links on its own. ``LABEL_COLUMNS`` are present and null."""
+    """The candidate pairs neither logins, the panel nor feedback label: the population the
+    model scores and links on its own. ``LABEL_COLUMNS`` are present and null."""
     evidence = evidence_present(pairs.columns)
     return (
-        _with_labels(pairs, features, panel)
+        _with_labels(pairs, features, panel, feedback)
         .where(F.col("label").isNull())
         .select(*PAIR_KEYS, *evidence, *LABEL_COLUMNS)
     )
@@ -173,11 +222,13 @@ def sample_fraction(rows: int, cap: int) -> float:
 def sample_pairs(labelled: DataFrame, fraction: float) -> DataFrame:
     """``labelled``'s login pairs thinned to ``fraction``, positives and negatives alike (the
     class balance, and so the threshold chosen on validation, stays what it was); every
-    panel pair is kept (they are few, and they are what the threshold is chosen on)."""
+    panel and feedback pair is kept (they are few, and worth the most)."""
     if fraction >= 1.0:
         return labelled
     labelled = with_label_columns(labelled)
-    return labelled.where((F.col("label_source") == PANEL) | (pair_unit() < F.lit(fraction)))
+    return labelled.where(
+        F.col("label_source").isin(*ALWAYS_KEPT) | (pair_unit() < F.lit(fraction))
+    )
 
 
 def snapshot_examples(
@@ -245,7 +296,8 @@ def select_examples(
     which the pair was labelled, its row from its latest snapshot on or before the end of its
     period. Panel-labelled pairs split by panelist (``panel_splits``), never by pair: all of a
     panelist's pairs are on one side, its row from the latest snapshot, and a pair of two
-    panelists on different sides is left out.
+    panelists on different sides is left out. Feedback-labelled pairs always train, with
+    their row from the latest snapshot.
 
     Args:
         examples: ``read_run`` output (``PAIR_KEYS``, ``snapshot``, ``LABEL_COLUMNS``,
@@ -285,15 +337,19 @@ def select_examples(
         F.coalesce(sl, sr)
     )
     is_panel = F.col("label_source") == PANEL
+    is_feedback = F.col("label_source") == FEEDBACK
     period_end = (
-        F.when(is_panel, F.lit(dates.as_of))
+        F.when(is_panel | is_feedback, F.lit(dates.as_of))
         .when(F.col("split") == TRAIN, F.lit(dates.validation_start - dt.timedelta(days=1)))
         .when(F.col("split") == VALIDATION, F.lit(dates.test_start - dt.timedelta(days=1)))
         .otherwise(F.lit(dates.as_of))
     )
     within = (
         examples.withColumn("first_seen", F.min("snapshot").over(per_pair))
-        .withColumn("split", F.when(is_panel, panel_split).otherwise(by_time))
+        .withColumn(
+            "split",
+            F.when(is_panel, panel_split).when(is_feedback, F.lit(TRAIN)).otherwise(by_time),
+        )
         .where(F.col("split").isNotNull() & (F.col("snapshot") <= period_end))
         .drop("_split_l", "_split_r")
     )

@@ -142,6 +142,21 @@ def load_champion(settings: AppSettings) -> Champion | None:
     return None if version is None else load_version(client, settings, version)
 
 
+def load_model_version(settings: AppSettings, version: str) -> Champion | None:
+    """A registered version by its number (the ``model_version`` a day was scored with), or
+    None when the registry does not hold it (a lost or a different registry)."""
+    from mlflow.exceptions import MlflowException
+
+    if _store_missing(settings):
+        return None
+    client = connect(settings, create=False)
+    try:
+        found = client.get_model_version(settings.training.model_name, str(version))
+    except MlflowException:
+        return None
+    return load_version(client, settings, found)
+
+
 def passes_minimum(metrics: dict[str, float], settings: TrainingSettings) -> str | None:
     """Why ``metrics`` fail the minimum quality, or None when they pass."""
     if metrics["pr_auc"] < settings.min_pr_auc:

@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from idgraph.settings import AppSettings
+from spark_jobs.common.feedback import feedback_labels
 from spark_jobs.common.io import delete_path, list_children, list_partitions, read_partition
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS
@@ -68,17 +69,24 @@ def _read_days(spark: SparkSession, lake: Lake, table: str, days: Sequence[dt.da
 
 
 def _label_counts(examples: DataFrame) -> dict[str, dict[str, int]]:
-    """Positives and negatives per split, in all and of panel-labelled pairs alone."""
+    """Positives and negatives per split, in all and of panel- and feedback-labelled pairs."""
     counts = {
-        s: {"positives": 0, "negatives": 0, "panel_positives": 0, "panel_negatives": 0}
+        s: {
+            "positives": 0,
+            "negatives": 0,
+            "panel_positives": 0,
+            "panel_negatives": 0,
+            "feedback_positives": 0,
+            "feedback_negatives": 0,
+        }
         for s in SPLITS
     }
-    rows = examples.groupBy("split", "label", "label_source").count().collect()  # <= 12 rows
+    rows = examples.groupBy("split", "label", "label_source").count().collect()  # <= 18 rows
     for row in rows:
         kind = "positives" if row["label"] == 1 else "negatives"
         counts[row["split"]][kind] += row["count"]
-        if row["label_source"] == ex.PANEL:
-            counts[row["split"]][f"panel_{kind}"] += row["count"]
+        if row["label_source"] in ex.ALWAYS_KEPT:
+            counts[row["split"]][f"{row['label_source']}_{kind}"] += row["count"]
     return counts
 
 
@@ -274,7 +282,14 @@ def train_and_decide(
     pos_weight = scale_pos_weight(counts[TRAIN]["positives"], counts[TRAIN]["negatives"])
     workers = resolve_num_workers(spark, cfg.num_workers)
     started = time.perf_counter()
-    weight = F.when(F.col("label_source") == ex.PANEL, F.lit(cfg.panel_weight)).otherwise(1.0)
+    weight = (
+        F.when(F.col("label_source") == ex.PANEL, F.lit(cfg.panel_weight))
+        .when(
+            F.col("label_source") == ex.FEEDBACK,
+            F.lit(cfg.feedback_weight) * F.coalesce(F.col("feedback_weight"), F.lit(1.0)),
+        )
+        .otherwise(1.0)
+    )
     model = fit_classifier(
         examples.where(F.col("split") == TRAIN).withColumn("weight", weight),
         feature_columns=feature_columns,
@@ -547,6 +562,7 @@ def build_snapshot_examples(
     max_examples: int,
     build_features: ex.FeatureBuilder,
     panel: DataFrame | None = None,
+    feedback: DataFrame | None = None,
     on_snapshot: Callable[[int, int, dt.date, dict[str, int]], None] | None = None,
     unlabelled_days: Sequence[dt.date] = (),
     max_unlabelled: int = 0,
@@ -557,27 +573,30 @@ def build_snapshot_examples(
 
     Args:
         panel: the consented panel's cookies (``read_panel``), or None.
+        feedback: the verdicts as labels (``feedback_labels``), or None.
         unlabelled_days: the snapshots that also write a sample of about ``max_unlabelled``
             unlabelled candidate pairs (``examples.unlabelled_path``), for the reweighting.
 
     Returns:
         Per snapshot day (ISO): ``labelled`` (before sampling; ``panel_labelled`` of them by
-        the panel), ``positives`` and ``negatives`` written, and ``unlabelled`` sampled.
+        the panel, ``feedback_labelled`` by a verdict), ``positives`` and ``negatives``
+        written, and ``unlabelled`` sampled.
     """
     counts: dict[str, dict[str, int]] = {}
     for i, day in enumerate(days):
         pairs = read_partition(spark, lake, "candidate_pairs", day)
         features = read_partition(spark, lake, "cookie_features", day)
-        labelled = ex.labelled_candidates(pairs, features, panel).persist(
+        labelled = ex.labelled_candidates(pairs, features, panel, feedback).persist(
             StorageLevel.MEMORY_AND_DISK
         )
         row = labelled.agg(
             F.count(F.lit(1)).alias("all"),
             F.count(F.when(F.col("label_source") == ex.PANEL, 1)).alias("panel"),
+            F.count(F.when(F.col("label_source") == ex.FEEDBACK, 1)).alias("feedback"),
         ).first()
         assert row is not None
-        total, by_panel = int(row["all"]), int(row["panel"])
-        fraction = ex.sample_fraction(total - by_panel, max_examples)
+        total, by_panel, by_feedback = int(row["all"]), int(row["panel"]), int(row["feedback"])
+        fraction = ex.sample_fraction(total - by_panel - by_feedback, max_examples)
         ex.write_snapshot(
             ex.snapshot_examples(
                 ex.sample_pairs(labelled, fraction), features, build_features=build_features
@@ -598,6 +617,7 @@ def build_snapshot_examples(
                 pairs=pairs,
                 features=features,
                 panel=panel,
+                feedback=feedback,
                 labelled=total,
                 cap=max_unlabelled,
                 build_features=build_features,
@@ -605,17 +625,19 @@ def build_snapshot_examples(
         counts[day.isoformat()] = {
             "labelled": total,
             "panel_labelled": by_panel,
+            "feedback_labelled": by_feedback,
             **written,
             "unlabelled": unlabelled,
         }
         log.info(
-            "snapshot %d/%d %s: %d labelled pairs (%d by the panel), %d written "
+            "snapshot %d/%d %s: %d labelled pairs (%d by the panel, %d by feedback), %d written "
             "(%d positives, %d negatives)%s",
             i + 1,
             len(days),
             day,
             total,
             by_panel,
+            by_feedback,
             written["positives"] + written["negatives"],
             written["positives"],
             written["negatives"],
@@ -635,6 +657,7 @@ def _write_unlabelled(
     pairs: DataFrame,
     features: DataFrame,
     panel: DataFrame | None,
+    feedback: DataFrame | None,
     labelled: int,
     cap: int,
     build_features: ex.FeatureBuilder,
@@ -642,7 +665,7 @@ def _write_unlabelled(
     """Write a pair-hash sample of about ``cap`` of the day's unlabelled candidate pairs,
     with their features; return how many were written."""
     fraction = ex.sample_fraction(max(0, pairs.count() - labelled), cap)
-    sample = ex.unlabelled_candidates(pairs, features, panel)
+    sample = ex.unlabelled_candidates(pairs, features, panel, feedback)
     if fraction < 1.0:
         sample = sample.where(ex.pair_unit() < F.lit(fraction))
     path = ex.unlabelled_path(lake, run, day)
@@ -723,6 +746,22 @@ def _run_training(
     assert panel_row is not None
     panel_cookies, panelists = int(panel_row["cookies"]), int(panel_row["panelists"])
     log.info("panel: %d cookies of %d panelists", panel_cookies, panelists)
+    verdicts = feedback_labels(
+        spark, lake, as_of, max_share_per_key=settings.graph.feedback_max_share_per_key
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    verdict_row = verdicts.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.count(F.when(F.col("label") == 1, 1)).alias("same"),
+        F.sum("weight").alias("weight"),
+    ).first()
+    assert verdict_row is not None
+    feedback_record = {
+        "verdicts": int(verdict_row["n"]),
+        "same_person": int(verdict_row["same"]),
+        "different_people": int(verdict_row["n"]) - int(verdict_row["same"]),
+        "weight": round(float(verdict_row["weight"] or 0.0), 3),
+    }
+    log.info("feedback: %s", feedback_record)
     per_snapshot = build_snapshot_examples(
         spark,
         lake,
@@ -731,11 +770,14 @@ def _run_training(
         max_examples=cfg.max_examples_per_snapshot,
         build_features=build_pair_features,
         panel=panel if panel_cookies else None,
+        feedback=verdicts if feedback_record["verdicts"] else None,
         on_snapshot=on_snapshot,
         unlabelled_days=days[-cfg.reweight_snapshots :] if cfg.reweight else (),
         max_unlabelled=cfg.unlabelled_per_snapshot,
     )
     panel.unpersist()
+    verdicts.unpersist()
+    feedback_record["labelled"] = sum(c["feedback_labelled"] for c in per_snapshot.values())
     sampled = sum(c["unlabelled"] for c in per_snapshot.values())
     table = ex.read_run(spark, lake, run)
     per_day = {
@@ -777,6 +819,7 @@ def _run_training(
             "run": run,
             "snapshots": per_snapshot,
             "panel": {"cookies": panel_cookies, "panelists": panelists},
+            "feedback": feedback_record,
         },
     )
     pruned = _prune_runs(spark, lake, cfg.keep_example_runs)
@@ -786,6 +829,7 @@ def _run_training(
         "run": run,
         "snapshots": len(days),
         "panelists": panelists,
+        "feedback_verdicts": feedback_record["verdicts"],
         "examples_written": sum(c["positives"] + c["negatives"] for c in per_snapshot.values()),
         "validation_from": dates.validation_start.isoformat(),
         "test_from": dates.test_start.isoformat(),

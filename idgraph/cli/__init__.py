@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from idgraph.cli import (  # noqa: F401  (registration)
+    explain,
     feedback,
     pipeline,
     serve,

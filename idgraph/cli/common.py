@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from idgraph.redaction import RedactingFilter, redact
+
 console = Console(stderr=False)
 err_console = Console(stderr=True)
 
@@ -36,6 +38,8 @@ def setup_logging(verbose: bool = False) -> None:
         handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=True)],
         force=True,
     )
+    for handler in logging.getLogger().handlers:  # no Redis password in any log line
+        handler.addFilter(RedactingFilter())
     for noisy in ("py4j", "urllib3", "botocore", "mlflow", "alembic", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -48,7 +52,7 @@ def fmt(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
-    return str(value)
+    return redact(str(value))  # a URL in a summary shows no credentials
 
 
 def summary_table(title: str, rows: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Table:

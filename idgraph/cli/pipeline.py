@@ -10,6 +10,7 @@ import typer
 
 from idgraph.cli.app import app
 from idgraph.cli.common import DateOpt, LakeOpt, console, parse_day, setup_logging, summary_table
+from idgraph.redaction import redact
 from idgraph.settings import load_settings
 
 
@@ -31,7 +32,7 @@ def _print_day(report) -> None:  # type: ignore[no-untyped-def]
                 "degraded graph; --force publishes it anyway[/]"
             )
     if report.failed:
-        console.print(f"[bold red]FAILED at stage {report.failed}:[/] {report.error}")
+        console.print(f"[bold red]FAILED at stage {report.failed}:[/] {redact(report.error or '')}")
 
 
 @app.command()
@@ -46,14 +47,21 @@ def daily(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run every daily stage for one day, then publish the graph (gate permitting)."""
-    from idgraph.pipeline import DAILY_STAGES, PUBLISH_STAGE, build_session, make_progress, run_day
+    from idgraph.pipeline import (
+        DAILY_STAGES,
+        DRAIN_STAGE,
+        PUBLISH_STAGE,
+        build_session,
+        make_progress,
+        run_day,
+    )
 
     setup_logging(verbose)
     day = parse_day(date)
     settings = load_settings(lake={"root": lake}, redis={"url": redis_url})
     started = time.perf_counter()
     spark = build_session(settings)
-    stages = DAILY_STAGES + ((PUBLISH_STAGE,) if publish else ())
+    stages = ((DRAIN_STAGE,) + DAILY_STAGES + (PUBLISH_STAGE,)) if publish else DAILY_STAGES
     with make_progress() as progress:
         report = run_day(
             spark,

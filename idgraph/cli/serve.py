@@ -17,6 +17,7 @@ from idgraph.cli.common import (
     setup_logging,
     summary_table,
 )
+from idgraph.redaction import redact
 from idgraph.settings import AppSettings, load_settings
 
 OptionalLake = Annotated[
@@ -78,7 +79,7 @@ def serve(
             "idgraph serve",
             {
                 "listening": f"http://{host}:{listen_port}",
-                "redis": url + (" (embedded)" if embedded else ""),
+                "redis": redact(url) + (" (embedded)" if embedded else ""),
                 "workers": workers,
                 "api keys": len(settings.service.api_key_list()),
             },
@@ -91,6 +92,7 @@ def serve(
             host=host,
             port=listen_port,
             workers=workers,
+            http="lookup_service.http:CappedHttpTools",  # httptools, headers capped
             log_level="warning",
             access_log=False,
         )
@@ -108,8 +110,17 @@ def publish(
     force: Annotated[
         bool, typer.Option("--force", help="Publish even if the gate failed.")
     ] = False,
+    break_lock: Annotated[
+        bool,
+        typer.Option(
+            "--break-lock",
+            help="Remove the publish lock first, whoever holds it (after a publisher died).",
+        ),
+    ] = False,
 ) -> None:
     """Publish identity_graph/dt=DATE to Redis as a new version and switch to it."""
+    from rich.markup import escape
+
     from idgraph.pipeline import build_session
     from spark_jobs.common.stage import StageFailed
     from spark_jobs.graph.publish import run_publish
@@ -117,16 +128,37 @@ def publish(
     setup_logging()
     day = parse_day(date)
     settings = _settings(lake, redis_url, cluster)
+    if settings.redis.url and not break_lock:  # a held lock: say so before Spark starts
+        _fail_if_locked(settings)
     spark = build_session(settings)
     try:
         with console.status(f"publishing {day}"):
-            result = run_publish(spark, settings, day, force=force)
+            result = run_publish(spark, settings, day, force=force, break_lock=break_lock)
     except StageFailed as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(redact(str(exc)))}[/]", soft_wrap=True)  # one line
         raise typer.Exit(1) from exc
     finally:
         spark.stop()
     console.print(summary_table(f"published {day}", result.summary))
+
+
+def _fail_if_locked(settings: AppSettings) -> None:
+    import redis
+    from rich.markup import escape
+
+    from spark_jobs.graph import redis_loader as rl
+
+    client = rl.RedisTarget(settings.redis.url or "", cluster=settings.redis.cluster).client()
+    try:
+        rl.ensure_lock_free(client)
+    except rl.LockHeld as exc:
+        err_console.print(f"[red]{escape(f'[publish] {exc}')}[/]", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    except redis.RedisError as exc:
+        err_console.print(f"[red]{escape(redact(f'[publish] Redis unreachable: {exc}'))}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        client.close()
 
 
 @app.command()
@@ -144,7 +176,7 @@ def rollback(
         try:
             live, retired = rl.rollback(client, retired_ttl_s=settings.redis.retired_ttl_s)
         except RuntimeError as exc:
-            err_console.print(f"[red]{exc}[/]")
+            err_console.print(f"[red]{redact(str(exc))}[/]")
             raise typer.Exit(1) from exc
         finally:
             client.close()

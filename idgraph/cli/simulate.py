@@ -39,7 +39,7 @@ def simulate(
     bad_rate: Annotated[
         float | None,
         typer.Option(
-            help="Injected bad records per good line, every kind of DESIGN.md [0 = none].",
+            help="Injected bad records per good line, every kind of docs/bad-input.md [0 = none].",
             min=0.0,
             max=0.5,
         ),

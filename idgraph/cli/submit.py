@@ -10,6 +10,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from idgraph.cli.app import app
 from idgraph.cli.common import DateOpt, console, err_console, fmt, parse_day, setup_logging
+from idgraph.redaction import redact
 from idgraph.settings import load_settings
 from idgraph.submit import JobOutcome, SubmitFailed, Target, plan_jobs, run_jobs
 from spark_jobs.entrypoint import STAGE_CHOICES
@@ -30,7 +31,7 @@ def _markdown(outcomes: list[JobOutcome], failure: JobOutcome | None) -> str:
     if failure is not None:
         lines += [
             "",
-            f"**{failure.job.name} {failure.state}:** {failure.reason}",
+            f"**{failure.job.name} {failure.state}:** {redact(failure.reason)}",
             f"Logs: `{failure.log_location}`",
         ]
     return "\n".join(lines) + "\n"
@@ -58,6 +59,13 @@ def submit(
     ] = None,
     publish: Annotated[bool, typer.Option(help="daily: publish after the chain.")] = True,
     force: Annotated[bool, typer.Option(help="Publish even if the graph gate failed.")] = False,
+    break_lock: Annotated[
+        bool,
+        typer.Option(
+            "--break-lock",
+            help="Drain/publish: remove a dead publisher's lock first (daily: at its drain).",
+        ),
+    ] = False,
     redis_url: Annotated[str | None, typer.Option(help="Publish target (local).")] = None,
     code_version: Annotated[
         str | None, typer.Option(help="emr: artifacts sub-prefix to run (e.g. a commit SHA).")
@@ -81,6 +89,7 @@ def submit(
             settings.lake.root,
             publish=publish,
             force=force,
+            break_lock=break_lock,
             redis_url=settings.redis.url if target is Target.local else None,
             redis_url_secret_id=settings.aws.redis_url_secret_id if target is Target.emr else None,
             redis_cluster=settings.redis.cluster or target is Target.emr,
@@ -110,7 +119,7 @@ def submit(
         try:
             outcomes = run_jobs(
                 jobs, target, settings, on_start=on_start, on_state=on_state,
-                echo=progress.console.print if verbose else None,
+                echo=(lambda line: progress.console.print(redact(line))) if verbose else None,
             )  # fmt: skip
         except SubmitFailed as exc:
             failure = exc.outcome
@@ -125,6 +134,6 @@ def submit(
     if failure is not None:
         err_console.print(
             f"[bold red]{failure.job.name} {failure.state}[/] (job {failure.job_id}): "
-            f"{failure.reason}\n  logs: {failure.log_location}"
+            f"{redact(failure.reason)}\n  logs: {failure.log_location}"
         )
         raise typer.Exit(code=1)

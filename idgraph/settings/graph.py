@@ -29,8 +29,14 @@ class GraphSettings(IdgraphSettings):
     cc_partitions: int | None = Field(default=None, ge=1)
     """Shuffle partitions per round; default ``spark.sql.shuffle.partitions``."""
 
-    max_component_size: int = Field(default=64, ge=2)
-    """Largest component (in cookies) served as one person; larger ones are split."""
+    max_component_size: int = Field(default=512, ge=2)
+    """Largest component (in cookies) served as one person; larger ones are split. A heavy
+    browser's 30-day window holds well over a hundred cookies (Safari's 7-day cap, cleared
+    cookies, dozens of sites): the simulator's dense profile, shaped like real browsing
+    histories, makes people of ~130 cookies and single-person components of up to 231. A cap
+    of 64 split every such person (pairwise recall 0.10 against the floor's 0.79 there); 512
+    keeps them whole and changes nothing on `make eval`'s world, whose largest component is
+    51. Chains of people through a carrier's address grow far past it."""
 
     generic_login_max_cookies: int = Field(default=40, ge=2)
     """A login hash carried by more cookies than this is generic (placeholder account, shared
@@ -62,6 +68,14 @@ class GraphSettings(IdgraphSettings):
     household evidence, not person evidence (on the simulator 22% of such pairs at 3 days
     are one person); the model reads it as the feature ``quiet_ip_codays``."""
 
+    session_rule_max_evidence_rank: int = Field(default=3, ge=0)
+    """A hop pair becomes a session-rule edge only if it is among the ``N`` best-evidenced
+    candidates of one of its cookies (``evidence_rank``; 0: any rank). A browser that moves
+    from one site to the next makes that pair one of its strongest; two people's browsers of
+    one build interleaving at a café or an office make a pair that both cookies have better
+    candidates than. On `make eval`'s world rank <= 3 keeps 94% of the right hop edges and
+    half of those joining two households. The model still scores every pair."""
+
     session_rule_confidence: float = Field(default=0.8, gt=0.0, le=1.0)
     """Threshold of every session-rule edge, and the score (the confidence of the cookies it
     links) of one resting on a single hop on a single day."""
@@ -86,7 +100,7 @@ class GraphSettings(IdgraphSettings):
     """A network used by more cookies over the window is not a home (a carrier's CGNAT pool,
     an office, a café): skipped, never expanded, counted in ``health``."""
 
-    household_max_cookies: int = Field(default=256, ge=2)
+    household_max_cookies: int = Field(default=1024, ge=2)
     """Largest household (in cookies); a larger one is dissolved into its persons. Must not be
     below ``max_component_size``."""
 
@@ -111,6 +125,13 @@ class GraphSettings(IdgraphSettings):
 
     score_histogram_bins: int = Field(default=20, ge=2, le=200)
     """Bins of the score histogram in ``health`` (equal width over [0, 1])."""
+
+    explain_top_features: int = Field(default=5, ge=1, le=100)
+    """``idgraph explain``: feature contributions shown per scored edge (the largest by
+    absolute value; the others are summed into one line)."""
+
+    explain_sample_seed: int = 0
+    """``idgraph explain --sample``: which scored link of the day is picked (a hash order)."""
 
     feedback_max_share_per_key: float = Field(default=0.1, gt=0.0, le=1.0)
     """Training labels from feedback: no API key's verdicts may weigh more than this share of

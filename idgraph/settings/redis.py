@@ -72,5 +72,9 @@ class RedisSettings(IdgraphSettings):
     retired_ttl_s: int = Field(default=3600, ge=1)
     """Seconds a version older than the rollback target lives on before Redis expires it."""
 
+    publish_lock_ttl_s: float = Field(default=60.0, ge=1.0, le=600.0)
+    """TTL of the publish lock; the running publish renews it every third of that, so a
+    publisher that died frees the lock within this many seconds."""
+
     embedded_port: int | None = Field(default=None, ge=1, le=65535)
     """Port of the embedded server; unset: a free one."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from idgraph.settings.base import IdgraphSettings, settings_config
@@ -28,6 +30,13 @@ class ServiceSettings(IdgraphSettings):
     feedback_max_body_bytes: int = Field(default=4096, ge=256, le=1_048_576)
     """Largest feedback body read; a larger one gets 413 unread."""
 
+    max_body_bytes: int = Field(default=524_288, ge=1024, le=16_777_216)
+    """Largest request body read by any route; larger (declared or streamed) get 413 unread.
+    A full batch of 1,000 cookies with 128-character ids is ~290 kB."""
+
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    """Largest request line plus headers; larger get 431 (``lookup_service.http``)."""
+
     eids_source: str = "idgraph.example.com"
     """``source`` domain in the OpenRTB ``user.eids`` response."""
 
@@ -38,6 +47,11 @@ class ServiceSettings(IdgraphSettings):
     eids_household_atype: int = Field(default=501, ge=1)
     """``atype`` of the household uid: AdCOM 1.0 defines 1-3 (device, in-app, person) and
     leaves 500+ to vendors; a household is none of the three."""
+
+    api_docs: Literal["off", "key", "open"] = "key"
+    """``/docs``, ``/redoc`` and ``/openapi.json``: ``off`` (404, as an unknown path; the
+    container image and the ECS task set it), ``key`` (401 without a lookup or feedback key in
+    ``X-API-Key``), ``open`` (anyone; local use in a browser)."""
 
     port: int = Field(default=8080, ge=1, le=65535)
     """Default listening port of ``idgraph serve``."""

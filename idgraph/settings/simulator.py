@@ -23,7 +23,7 @@ class SimulatorSettings(IdgraphSettings):
     """Random seed; the same seed gives byte-identical output."""
 
     bad_record_rate: float = Field(default=0.0, ge=0.0, le=0.5)
-    """Share of extra raw lines injected as bad records of every kind in DESIGN.md."""
+    """Share of extra raw lines injected as bad records of every kind in docs/bad-input.md."""
 
     days: int = Field(default=7, ge=1, le=3_660)
     """Number of days simulated when ``--days`` is not given."""

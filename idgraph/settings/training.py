@@ -56,6 +56,11 @@ class TrainingSettings(IdgraphSettings):
     panel_weight: float = Field(default=1.0, gt=0.0)
     """Training weight of one panel-labelled example (a login-labelled one weighs 1)."""
 
+    feedback_weight: float = Field(default=1.0, gt=0.0)
+    """Training weight of one feedback verdict whose sender is under the per-key cap
+    (``graph.feedback_max_share_per_key`` scales a heavier sender's verdicts down). Verdicts
+    always train, never validate: they are about links someone noticed, not a sample."""
+
     panel_confidence_z: float = Field(default=1.645, ge=0.0)
     """On panel pairs the threshold must reach ``target_precision`` at the lower end of the
     precision's Wilson interval at this z (1.645: one-sided 95%), since a small panel's

@@ -5,12 +5,13 @@
 ``dense`` profile makes few people with ~140 cookies each a month (docs/simulator.md):
 
 ``raw/pixel/dt=D/part-NNNNN.json.gz``
-    JSON Lines per ``pixel_event.schema.json``, at least three parts per day. ``ts`` is ISO
-    8601 with ``Z`` except on sites running an old pixel (epoch milliseconds). At-least-once
-    delivery is part of the natural traffic: some events appear twice the same day, some are
-    re-sent the next day, and some phones sync D-1 events late into D's folder.
+    JSON Lines per ``tests/unit/simulator/pixel_event.schema.json`` (docs/bad-input.md), at
+    least three parts per day. ``ts`` is ISO 8601 with ``Z`` except on sites running an old
+    pixel (epoch milliseconds). At-least-once delivery is part of the natural traffic: some
+    events appear twice the same day, some are re-sent the next day, and some phones sync D-1
+    events late into D's folder.
 ``truth/injected/dt=D/counts.json``
-    ``counts`` per kind (natural + injected; kinds are ``BAD_RECORD_KINDS``: DESIGN.md's
+    ``counts`` per kind (natural + injected; kinds are ``BAD_RECORD_KINDS``: docs/bad-input.md's
     quarantine reasons ``malformed_json``, ``missing_<field>``, ``bad_ts``, ``bad_ip``, the
     duplicates ``duplicate_same_day``/``duplicate_prev_day``, ``no_consent``, and the
     warnings ``raw_email_login``, ``long_user_agent``, ``long_url``, ``non_utf8``), the

@@ -1,4 +1,4 @@
-"""Injected bad records: one kind per row of DESIGN.md's bad-input table, counted exactly.
+"""Injected bad records: one kind per row of docs/bad-input.md's table, counted exactly.
 
 Each injected record has exactly one defect, so the ETL's reconciliation can be checked
 against these counts kind by kind. Quarantine, duplicate and consent kinds add lines; the

@@ -60,7 +60,7 @@ def run_jobs(
         else:
             from idgraph.submit.emr import run_emr
 
-            outcome = run_emr(job, settings.aws, on_state=report)
+            outcome = run_emr(job, settings.aws, on_state=report, etl=settings.etl)
         outcomes.append(outcome)
         if not outcome.ok:
             failure = SubmitFailed(outcome)

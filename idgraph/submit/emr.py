@@ -15,13 +15,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from idgraph.settings import AwsSettings
+from idgraph.settings import AwsSettings, EtlSettings
 from idgraph.submit.jobs import JobOutcome, JobSpec, parse_results
 
 TERMINAL_STATES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
 VENV_ALIAS = "environment"  # the directory spark.archives unpacks the venv into
 # Settings that must not be copied into a job run's configuration (visible in the console).
 _NOT_FORWARDED = ("IDGRAPH_AWS_", "IDGRAPH_API_KEYS", "IDGRAPH_REDIS_URL", "IDGRAPH_LAKE_ROOT")
+# Exact names never forwarded: the IP hash key itself (its secret's ARN is passed instead).
+_NEVER_FORWARDED = frozenset({"IDGRAPH_ETL_IP_HASH_KEY", "IDGRAPH_ETL_IP_HASH_KEY_SECRET_ARN"})
 
 
 class EmrConfigError(ValueError):
@@ -56,6 +58,7 @@ def forwarded_env(environ: Mapping[str, str]) -> dict[str, str]:
         for key, value in sorted(environ.items())
         if key.startswith("IDGRAPH_")
         and not key.startswith(_NOT_FORWARDED)
+        and key not in _NEVER_FORWARDED
         and value
         and not any(ch.isspace() for ch in value)  # sparkSubmitParameters splits on spaces
     }
@@ -76,7 +79,17 @@ def driver_aws_env(aws: AwsSettings) -> dict[str, str]:
     }
 
 
-def spark_submit_parameters(aws: AwsSettings, environ: Mapping[str, str] | None = None) -> str:
+def driver_etl_env(etl: EtlSettings | None) -> dict[str, str]:
+    """The ARN of the IP hash key's secret, for the driver only (the etl stage reads the key
+    from it at start, ``spark_jobs/etl/ip_key.py``). The key itself is never passed."""
+    if etl is None or not etl.ip_hash_key_secret_arn:
+        return {}
+    return {"IDGRAPH_ETL_IP_HASH_KEY_SECRET_ARN": etl.ip_hash_key_secret_arn}
+
+
+def spark_submit_parameters(
+    aws: AwsSettings, environ: Mapping[str, str] | None = None, etl: EtlSettings | None = None
+) -> str:
     """``--conf`` settings: the packed venv via ``spark.archives`` and its Python everywhere."""
     python = f"./{VENV_ALIAS}/bin/python"
     conf = {
@@ -88,14 +101,17 @@ def spark_submit_parameters(aws: AwsSettings, environ: Mapping[str, str] | None 
     for key, value in forwarded_env(os.environ if environ is None else environ).items():
         conf[f"spark.emr-serverless.driverEnv.{key}"] = value
         conf[f"spark.executorEnv.{key}"] = value
-    for key, value in driver_aws_env(aws).items():
+    for key, value in (driver_aws_env(aws) | driver_etl_env(etl)).items():
         conf[f"spark.emr-serverless.driverEnv.{key}"] = value
     conf |= aws.spark_conf
     return " ".join(f"--conf {key}={value}" for key, value in conf.items())
 
 
 def job_run_request(
-    job: JobSpec, aws: AwsSettings, environ: Mapping[str, str] | None = None
+    job: JobSpec,
+    aws: AwsSettings,
+    environ: Mapping[str, str] | None = None,
+    etl: EtlSettings | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``emr-serverless.start_job_run`` for ``job``."""
     application_id, role_arn, _, logs_uri = _require(aws)
@@ -109,7 +125,7 @@ def job_run_request(
             "sparkSubmit": {
                 "entryPoint": f"{code_prefix(aws)}/entrypoint.py",
                 "entryPointArguments": job.arguments(),
-                "sparkSubmitParameters": spark_submit_parameters(aws, environ),
+                "sparkSubmitParameters": spark_submit_parameters(aws, environ, etl),
             }
         },
         "configurationOverrides": {
@@ -170,6 +186,7 @@ def run_emr(
     client: Any = None,
     s3: Any = None,
     on_state: Callable[[str], None] | None = None,
+    etl: EtlSettings | None = None,
 ) -> JobOutcome:
     """Start ``job`` as an EMR Serverless job run and wait for it.
 
@@ -179,7 +196,7 @@ def run_emr(
 
     client = client or boto3.client("emr-serverless", region_name=aws.region)
     s3 = s3 or boto3.client("s3", region_name=aws.region)
-    request = job_run_request(job, aws)
+    request = job_run_request(job, aws, etl=etl)
     started = time.perf_counter()
     job_run_id = client.start_job_run(**request)["jobRunId"]
     try:

@@ -12,9 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from spark_jobs.entrypoint import DAILY, RESULT_MARKER, STAGE_CHOICES
+from spark_jobs.entrypoint import DAILY, DRAIN, RESULT_MARKER, STAGE_CHOICES
 
 PUBLISH = "publish"
+REDIS_STAGES = (DRAIN, PUBLISH)
+"""The only jobs given the Redis address (and its secret)."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class JobSpec:
     day: dt.date
     lake: str
     force: bool = False
+    break_lock: bool = False
+    """Drain and publish: remove the publish lock first, whoever holds it."""
     redis_url: str | None = None
     redis_url_secret_id: str | None = None
     redis_cluster: bool = False
@@ -38,17 +42,19 @@ class JobSpec:
     def arguments(self) -> list[str]:
         """The entry point's command-line arguments, as strings."""
         args = ["--stage", self.stage, "--date", self.day.isoformat(), "--lake", self.lake]
-        if self.stage == PUBLISH:
-            # Only publish talks to Redis; the other stages never see its address or token.
+        if self.stage in REDIS_STAGES:
+            # Only drain and publish talk to Redis; the other stages never see its address.
             if self.redis_url:
                 args += ["--redis-url", self.redis_url]
             if self.redis_url_secret_id:
                 args += ["--redis-url-secret-id", self.redis_url_secret_id]
             if self.redis_cluster:
                 args.append("--redis-cluster")
-            if self.force:
+            if self.force and self.stage == PUBLISH:
                 args.append("--force")
-        if self.region and self.redis_url_secret_id and self.stage == PUBLISH:
+            if self.break_lock:
+                args.append("--break-lock")
+        if self.region and self.redis_url_secret_id and self.stage in REDIS_STAGES:
             args += ["--region", self.region]
         return args
 
@@ -60,6 +66,7 @@ def plan_jobs(
     *,
     publish: bool = True,
     force: bool = False,
+    break_lock: bool = False,
     redis_url: str | None = None,
     redis_url_secret_id: str | None = None,
     redis_cluster: bool = False,
@@ -67,9 +74,15 @@ def plan_jobs(
 ) -> list[JobSpec]:
     """The jobs for a requested stage, in the order they must run.
 
-    ``daily`` is two jobs: the chain etl → graph in one Spark session, then ``publish`` as its
-    own job, submitted only once the chain succeeded. The publish stage itself refuses a day
-    whose graph failed its health gate (unless ``force``), so a bad graph never reaches Redis.
+    ``daily`` is three jobs: ``drain`` (the service's opt-outs and feedback verdicts into the
+    lake, so the day's graph honours them), the chain etl → graph in one Spark session, then
+    ``publish``, each submitted only once the one before succeeded. Without ``publish`` it is
+    the chain alone. The publish stage itself refuses a day whose graph failed its health gate
+    (unless ``force``), so a bad graph never reaches Redis.
+
+    Both Redis jobs take the publish lock; ``break_lock`` goes to the first of them only (the
+    drain of a daily plan): the publish an hour later takes the lock as usual and does not
+    break that of a publish started in between.
 
     Raises:
         ValueError: for an unknown stage.
@@ -80,13 +93,17 @@ def plan_jobs(
         "day": day,
         "lake": lake,
         "force": force,
+        "break_lock": break_lock,
         "redis_url": redis_url,
         "redis_url_secret_id": redis_url_secret_id,
         "redis_cluster": redis_cluster,
         "region": region,
     }
     if stage == DAILY:
-        return [JobSpec(DAILY, **common)] + ([JobSpec(PUBLISH, **common)] if publish else [])
+        if not publish:
+            return [JobSpec(DAILY, **common)]
+        later = common | {"break_lock": False}
+        return [JobSpec(DRAIN, **common), JobSpec(DAILY, **later), JobSpec(PUBLISH, **later)]
     return [JobSpec(stage, **common)]
 
 

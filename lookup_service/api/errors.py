@@ -18,6 +18,11 @@ def _example(detail: str) -> dict[str, Any]:
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": Problem,
+        "description": "The body is not text in UTF-8, so not JSON; nothing else is checked.",
+        "content": _example("There was an error parsing the body"),
+    },
     401: {
         "model": Problem,
         "description": "No valid X-API-Key.",

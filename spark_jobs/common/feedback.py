@@ -215,8 +215,9 @@ def feedback_effects(
 ) -> tuple[DataFrame, dt.date | None]:
     """Every verdict drained on or after ``since`` and what it changed (for the export).
 
-    ``shared_before``: the two cookies shared a unified ID in the graph of the day the verdict
-    was drained (the last graph built before it; graphs from the next day on honour it).
+    ``shared_before``: the two cookies shared a unified ID in the graph of the day before the
+    one it was drained into (``feedback/dt=X`` holds what graph X is the first to honour: the
+    drain stage of X, or the publish of X-1).
     ``shared_now``: they share one in the latest graph. ``in_force``: it is its pair's latest
     verdict. ``effect`` says it in words.
 
@@ -246,15 +247,16 @@ def feedback_effects(
         verdicts = verdicts.withColumn("shared_now", F.lit(None).cast("boolean"))
     else:
         drained = sorted({r["dt"] for r in verdicts.select("dt").distinct().collect()})
-        wanted = [d for d in drained if d in set(graph_days)] + [latest_day]
+        before = [d - dt.timedelta(days=1) for d in drained]
+        wanted = [d for d in before if d in set(graph_days)] + [latest_day]
         graph = (
             spark.read.option("basePath", lake.table("identity_graph"))
             .parquet(*(lake.partition("identity_graph", d) for d in sorted(set(wanted))))
             .select("site_id", "cookie_id", "unified_id", F.col("dt").cast("date").alias("dt"))
         )
-        verdicts = _same_id(verdicts, graph, F.col("dt"), "shared_before")
+        verdicts = _same_id(verdicts, graph, F.date_sub(F.col("dt"), 1), "shared_before")
         verdicts = _same_id(verdicts, graph, F.lit(latest_day), "shared_now")
-    honoured = F.lit(latest_day).isNotNull() & (F.col("dt") < F.lit(latest_day))
+    honoured = F.lit(latest_day).isNotNull() & (F.col("dt") <= F.lit(latest_day))
     effect = (
         F.when(~usable, F.concat(F.lit("not used: "), F.col("problem")))
         .when(F.col("verdict") == SAME, F.lit("training label only"))

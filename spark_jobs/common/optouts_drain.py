@@ -6,7 +6,9 @@ stage calls ``drain_optouts`` first thing: pending entries are appended to the l
 ``optouts/dt=D`` (columns ``kind, site_id, cookie_id, login_hash, requested_at``), and only
 after that write succeeds are they removed from the stream. Entries that arrive while a
 publish is loading are applied to the new version (``apply_optouts``) right before it goes
-live, and drained by the next publish.
+live, and drained by the next publish. Both the service and ``apply_optouts`` delete by one
+rule, ``idgraph.optout_rule``: an opt-out removes the whole person (every cookie of the
+unified id), and the drain writes that person's cookies and login hashes into the table.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from idgraph import keyspace as ks
+from idgraph import optout_rule
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from idgraph.settings import AppSettings
+    from spark_jobs.common.paths import Lake
 
 log = logging.getLogger(__name__)
 
@@ -49,28 +53,12 @@ def pending_optouts(client: Any) -> list[tuple[bytes, dict[str, str]]]:
 
 
 def apply_optouts(client: Any, version: ks.GraphVersion, entries: Iterable[dict[str, str]]) -> int:
-    """Delete the cookies of ``entries`` from ``version``; return how many fields went away."""
-    deletes: list[tuple[bytes, bytes]] = []
-    logins = []
-    for entry in entries:
-        if entry["kind"] == "cookie":
-            deletes.append(ks.cookie_location(version, entry["site_id"], entry["cookie_id"]))
-        else:
-            location = ks.login_location(version, entry["login_hash"])
-            if location is not None:
-                logins.append(location)
-    if logins:
-        pipe = client.pipeline(transaction=False)
-        for key, field in logins:
-            pipe.hget(key, field)
-        for raw in pipe.execute():
-            deletes += [ks.digest_location(version, d) for d in ks.decode_digests(raw or b"")]
-    if not deletes:
-        return 0
-    pipe = client.pipeline(transaction=False)
-    for key, field in deletes:
-        pipe.hdel(key, field)
-    return sum(int(n) for n in pipe.execute())
+    """Delete the people of ``entries`` from ``version`` (``idgraph.optout_rule``).
+
+    Returns:
+        Cookies deleted.
+    """
+    return optout_rule.remove_sync(client, version, entries)
 
 
 def _rows(entries: list[tuple[bytes, dict[str, str]]]) -> list[tuple[Any, ...]]:
@@ -94,15 +82,58 @@ def _rows(entries: list[tuple[bytes, dict[str, str]]]) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _graph_days(spark: SparkSession, lake: Lake, day: dt.date, client: Any) -> list[dt.date]:
+    """The graphs an opt-out drained on ``day`` is read against: the live version's (the one
+    the service answered from and deleted in) and the newest built on or before ``day``."""
+    from spark_jobs.common.io import list_partitions
+
+    built = [d for d in list_partitions(spark, lake, "identity_graph") if d <= day]
+    days = set(built[-1:])
+    live, _ = ks.decode_live(client.get(ks.LIVE_KEY))
+    if live is not None and live.day:
+        live_day = dt.date.fromisoformat(live.day)
+        if live_day in built:
+            days.add(live_day)
+    return sorted(days)
+
+
+def _people(spark: SparkSession, lake: Lake, requests: DataFrame, days: list[dt.date]) -> DataFrame:
+    """``requests`` with the rows that opt their whole people out (``optouts.people_of``)."""
+    from spark_jobs.common.io import partition_exists, read_partition
+    from spark_jobs.common.optouts import people_of
+
+    graph = logins = None
+    for day in days:
+        g = read_partition(spark, lake, "identity_graph", day).select(
+            "site_id", "cookie_id", "unified_id"
+        )
+        graph = g if graph is None else graph.unionByName(g)
+        if partition_exists(spark, lake, "cookie_features", day):
+            f = read_partition(spark, lake, "cookie_features", day).select(
+                "site_id", "cookie_id", "login_hash"
+            )
+            logins = f if logins is None else logins.unionByName(f)
+    if graph is None:
+        return requests
+    if logins is None:
+        logins = spark.createDataFrame([], "site_id string, cookie_id string, login_hash string")
+    return people_of(requests, graph, logins)
+
+
 def drain_optouts(spark: SparkSession, settings: AppSettings, day: dt.date, *, client: Any) -> int:
-    """Append pending stream opt-outs to ``optouts/dt=day``, then remove them from the stream.
+    """Append pending stream opt-outs, with their people, to ``optouts/dt=day``, then remove
+    them from the stream.
+
+    Each opt-out comes with the rows of its people (``optouts.people_of``: every cookie of
+    the unified ids it touches and the login hashes only they carried), read against the
+    live version's graph and the newest one, so every later graph leaves those people out.
 
     Idempotent: the day's partition is rewritten as (existing rows ∪ drained rows) without
     duplicates, so a crash between the write and the stream trim only re-drains the same
     rows. Called by ``spark_jobs.graph.publish.run_publish`` before it loads the graph.
 
     Returns:
-        Opt-outs drained.
+        Opt-outs drained (stream entries, not the rows they brought in).
     """
     from spark_jobs.common.io import partition_exists, read_partition, write_partition
     from spark_jobs.common.optouts import OPTOUTS
@@ -112,7 +143,8 @@ def drain_optouts(spark: SparkSession, settings: AppSettings, day: dt.date, *, c
     if not entries:
         return 0
     lake = Lake(settings.lake.root)
-    drained: DataFrame = spark.createDataFrame(_rows(entries), OPTOUTS)
+    requests = spark.createDataFrame(_rows(entries), OPTOUTS)
+    drained = _people(spark, lake, requests, _graph_days(spark, lake, day, client))
     if partition_exists(spark, lake, OPTOUTS_TABLE, day):
         existing = read_partition(spark, lake, OPTOUTS_TABLE, day).select(*drained.columns)
         # Materialise before overwriting the partition we read from.

@@ -35,7 +35,7 @@ VISITS = T.StructType(
         T.StructField("ts", T.TimestampType(), False),  # UTC
         T.StructField("site_id", T.StringType(), False),
         T.StructField("cookie_id", T.StringType(), False),
-        T.StructField("ip_prefix", T.StringType(), False),  # "203.0.113.0/24" or "2001:db8:1::/48"
+        T.StructField("ip_prefix", T.StringType(), False),  # "v4:"/"v6:" + keyed /24 or /48 hash
         T.StructField("ip_hash", T.StringType(), False),  # keyed hash of the full address, hex
         T.StructField("ip_version", T.IntegerType(), False),  # 4 or 6
         T.StructField("ua_family", T.StringType()),  # "Chrome", "Mobile Safari", …
@@ -171,7 +171,7 @@ SCORED_PAIRS = T.StructType(
     ]
 )
 
-# identity_graph/dt=D (DESIGN.md contract)
+# identity_graph/dt=D (contract: docs/tables.md)
 LINK_TYPES = ("deterministic", "probabilistic", "singleton")
 IDENTITY_GRAPH = T.StructType(
     [
@@ -187,7 +187,8 @@ IDENTITY_GRAPH = T.StructType(
     ]
 )
 
-# reconciliation/dt=D (DESIGN.md contract); warning counts are added as further columns.
+# reconciliation/dt=D (contract: docs/bad-input.md, docs/tables.md); further columns hold the
+# per-reason and warning counts.
 RECONCILIATION_REQUIRED = [
     "lines_read",
     "visits_written",

@@ -315,8 +315,11 @@ def network_key(ip_hash: Column, ip_prefix: Column) -> Column:
     """The network an address belongs to for household purposes: the keyed hash of the full
     address for IPv4 (one home, one address), the /48 prefix for IPv6 (privacy addresses
     change every session inside the home's prefix, so the address hash means nothing)."""
-    return F.when(ip_prefix.contains(":"), F.concat(F.lit("v6:"), ip_prefix)).otherwise(
-        F.concat(F.lit("v4:"), ip_hash)
+    is_v6 = ip_prefix.startswith("v6:") | (  # keyed prefixes say their family
+        ip_prefix.contains(":") & ~ip_prefix.startswith("v4:")  # older lakes: the network
+    )
+    return F.when(is_v6, F.concat(F.lit("n6:"), ip_prefix)).otherwise(
+        F.concat(F.lit("n4:"), ip_hash)
     )
 
 

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from idgraph.settings import AppSettings, load_settings
 from spark_jobs.common.expectations import check_suite
-from spark_jobs.common.io import list_partitions, read_range, write_partition
+from spark_jobs.common.io import delete_path, list_partitions, read_range, write_partition
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import COOKIE_FEATURES, conform
@@ -56,6 +56,9 @@ def ensure_daily_aggregates(
     have = {d for d in list_partitions(spark, lake, DAILY_TABLE) if start <= d <= day}
     to_build = sorted(d for d in visit_days if d == day or rebuild or d not in have)
     log.info("building %s for %s", DAILY_TABLE, ", ".join(map(str, to_build)))
+    # Dynamic overwrite replaces only days that get rows: a day that has become quiet (zero
+    # visits, see spark_jobs/etl/job.py) must lose a previous run's aggregate itself.
+    delete_path(spark, lake.partition(DAILY_TABLE, day))
     # All missing days in one pass (a backfill from scratch is one job, not 30); each day's
     # rows still come from that day's visits only.
     visits = (
@@ -110,15 +113,24 @@ def run_features(
         rebuild_daily: rebuild every daily aggregate of the window, not only missing ones.
         **caps: overrides of ``merge_daily_aggregates``'s caps (``max_ips``, ``max_terms``…).
 
+    A quiet day (``visits/dt=day`` present but empty) adds no aggregate of its own; its
+    features are the window's earlier days.
+
     Raises:
-        StageFailed: no visits for ``day``, or the GX suite failed (nothing is written then).
+        StageFailed: no visits partition for ``day``, no visit in the whole window, or the GX
+            suite failed (nothing is written then).
     """
     lake = Lake(settings.lake.root)
     window = settings.etl.feature_window_days
     present = ensure_daily_aggregates(spark, lake, day, window_days=window, rebuild=rebuild_daily)
     start = day - dt.timedelta(days=window - 1)
     # Days aggregated before a column was added read as nulls: no backfill needed.
-    daily = read_range(spark, lake, DAILY_TABLE, start, day, merge_schema=True)
+    try:
+        daily = read_range(spark, lake, DAILY_TABLE, start, day, merge_schema=True)
+    except FileNotFoundError:
+        raise StageFailed(
+            STAGE, f"no visits in the {window}-day window ending {day}: nothing to build"
+        ) from None
     features = build_features(daily, read_optouts(spark, lake), **caps).persist(
         StorageLevel.MEMORY_AND_DISK
     )

@@ -6,6 +6,11 @@ the cache: the reconciliation counts (one aggregation), the distinct user agents
 and the quarantine. The identity ``lines_read = visits_written + duplicates_dropped +
 no_consent_dropped + quarantined`` is then checked against the row counts of the partitions
 actually written, so a join that loses or multiplies rows fails the day.
+
+A raw partition that exists but holds no lines (a quiet day, an empty file) is a day with
+zero visits: ``visits/dt=D`` is written empty, the reconciliation says ``lines_read = 0``, the
+later stages go on from the feature window, and the graph's publish gate holds the day. A
+missing raw partition still fails the stage.
 """
 
 from __future__ import annotations
@@ -24,11 +29,18 @@ from pyspark.sql import types as T
 
 from idgraph.settings import AppSettings
 from spark_jobs.common.expectations import check_suite
-from spark_jobs.common.io import partition_exists, path_exists, read_partition, write_partition
+from spark_jobs.common.io import (
+    list_children,
+    partition_exists,
+    path_exists,
+    read_partition,
+    write_partition,
+)
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import RECONCILIATION_REQUIRED, VISITS, conform
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.etl import rules
+from spark_jobs.etl.ip_key import resolve_ip_hash_key
 from spark_jobs.etl.parse import parse_lines, ts_window
 from spark_jobs.etl.useragent import user_agent_table, with_user_agent_fields
 from spark_jobs.etl.visits_expectations import SUITE_NAME, visits_expectations
@@ -37,6 +49,7 @@ log = logging.getLogger(__name__)
 
 STAGE = "etl"
 RAW_FILES = "*.{json,json.gz}"
+RAW_SUFFIXES = (".json", ".json.gz")
 QUARANTINE_COLUMNS = ("reason", "raw", "event_id")
 RECONCILIATION_COLUMNS = (
     *RECONCILIATION_REQUIRED,
@@ -152,8 +165,17 @@ def check_ip_hash_key(settings: AppSettings) -> None:
         raise StageFailed(
             STAGE,
             f"refusing the development IP hash key for the non-local lake {lake.root}: set "
-            "IDGRAPH_ETL_IP_HASH_KEY (etl.ip_hash_key) to the production secret",
+            "IDGRAPH_ETL_IP_HASH_KEY_SECRET_ARN (etl.ip_hash_key_secret_arn) to the key's "
+            "Secrets Manager secret, or IDGRAPH_ETL_IP_HASH_KEY (etl.ip_hash_key)",
         )
+
+
+def _write_empty_visits(spark: SparkSession, lake: Lake, day: dt.date) -> None:
+    """``visits/dt=D`` with no rows (one empty file carrying the schema): a quiet day exists
+    for the later stages and for tomorrow's duplicate check, with nothing in it."""
+    spark.createDataFrame([], VISITS).coalesce(1).write.mode("overwrite").parquet(
+        lake.partition("visits", day)
+    )
 
 
 def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageResult:
@@ -161,12 +183,17 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
 
     Writes ``visits/dt=D``, ``quarantine/dt=D`` and ``reconciliation/dt=D``.
 
+    A raw partition without a single line (a quiet day, an empty file) gives a day of zero
+    visits: an empty ``visits/dt=D`` and a reconciliation of zeros, and the summary says so.
+
     Raises:
-        StageFailed: the development IP key on a non-local lake (``check_ip_hash_key``), no
-            raw data for the day, a broken reconciliation identity, or a failed
-            visits suite. Then ``visits/dt=D`` is removed while ``quarantine`` and
-            ``reconciliation`` stay for the post-mortem.
+        StageFailed: the IP key unreadable from its secret or the development key on a
+            non-local lake (``check_ip_hash_key``), no raw partition for the day, a broken
+            reconciliation identity, lines but no clean visit, or a failed visits suite. Then
+            ``visits/dt=D`` is removed while ``quarantine`` and ``reconciliation`` stay for the
+            post-mortem.
     """
+    settings = resolve_ip_hash_key(settings)
     check_ip_hash_key(settings)
     started = time.perf_counter()
     steps: dict[str, float] = {}
@@ -174,6 +201,12 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
     raw_dir = lake.raw_pixel(day)
     if not path_exists(spark, raw_dir):
         raise StageFailed(STAGE, f"no raw data for {day}: {raw_dir} does not exist")
+    if not any(name.endswith(RAW_SUFFIXES) for name in list_children(spark, raw_dir)):
+        raise StageFailed(
+            STAGE,
+            f"no raw data for {day}: {raw_dir} holds no {RAW_FILES} file (a quiet day is an "
+            "empty file, not an empty partition)",
+        )
     lines = spark.read.option("pathGlobFilter", RAW_FILES).text(raw_dir)
     # gzip files cannot be split: spread their lines over the cores before parsing.
     parallelism = spark.sparkContext.defaultParallelism
@@ -193,12 +226,17 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
             row = rules.reconcile(classified).first()
         assert row is not None
         counts: dict[str, Any] = row.asDict()
-        if not counts["lines_read"]:
-            raise StageFailed(STAGE, f"no lines in {raw_dir}/{RAW_FILES} for {day}")
+        quiet = not counts["lines_read"]
+        if quiet:
+            log.warning("etl %s: %s holds no lines: a day of zero visits", day, raw_dir)
         with _timed("write_visits", steps):
-            counts["visits_written"] = _write_counted(
-                clean_visits(classified), counts["visits"], lake, "visits", day
-            )
+            if quiet:
+                _write_empty_visits(spark, lake, day)
+                counts["visits_written"] = 0
+            else:
+                counts["visits_written"] = _write_counted(
+                    clean_visits(classified), counts["visits"], lake, "visits", day
+                )
         with _timed("write_quarantine", steps):
             counts["quarantined"] = _write_counted(
                 quarantined_lines(classified), counts["quarantined"], lake, "quarantine", day
@@ -221,20 +259,10 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
     )
     try:
         check_identity(reconciliation)
-        if not reconciliation["visits_written"]:
+        if not quiet and not reconciliation["visits_written"]:
             raise StageFailed(STAGE, f"no clean visits for {day}: every line was dropped")
-        # Validate what was stored: columnar reads of the written files are cheap.
-        stored = read_partition(spark, lake, "visits", day).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            with _timed("visits_suite", steps):
-                check_suite(
-                    stored,
-                    visits_expectations(ts_start=start, ts_end=end),
-                    suite_name=SUITE_NAME,
-                    stage=STAGE,
-                )
-        finally:
-            stored.unpersist()
+        if not quiet:
+            _check_stored_visits(spark, lake, day, start, end, steps)
     except StageFailed:
         # Later stages (and tomorrow's duplicate check) must not consume a refused day;
         # quarantine and reconciliation stay for the post-mortem.
@@ -242,6 +270,7 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
         raise
 
     warnings = sum(reconciliation[f"warn_{w}"] for w in rules.WARNINGS)
+    note = f"quiet day: {raw_dir} holds no lines, 0 visits" if quiet else ""
     return StageResult(
         STAGE,
         {
@@ -253,7 +282,30 @@ def run_etl(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageRe
             "warnings": warnings,
             "seconds": round(time.perf_counter() - started, 1),
         },
+        note=note,
     )
+
+
+def _check_stored_visits(
+    spark: SparkSession,
+    lake: Lake,
+    day: dt.date,
+    start: dt.datetime,
+    end: dt.datetime,
+    steps: dict[str, float],
+) -> None:
+    """Run the visits suite on what was stored (columnar reads of the written files are cheap)."""
+    stored = read_partition(spark, lake, "visits", day).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        with _timed("visits_suite", steps):
+            check_suite(
+                stored,
+                visits_expectations(ts_start=start, ts_end=end),
+                suite_name=SUITE_NAME,
+                stage=STAGE,
+            )
+    finally:
+        stored.unpersist()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

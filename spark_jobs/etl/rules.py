@@ -1,4 +1,4 @@
-"""The bad-input rules of DESIGN.md, applied to parsed lines, and the day's reconciliation.
+"""The bad-input rules of docs/bad-input.md, applied to parsed lines, and the day's reconciliation.
 
 Each line gets exactly one status:
 

@@ -18,8 +18,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 import great_expectations as gx  # noqa: E402  (must follow the env var above)
 
 SUITE_NAME = "visits"
-IPV4_PREFIX_RE = r"^(\d{1,3}\.){3}0/24$"
-IPV6_PREFIX_RE = r"^[0-9a-f:]*::/48$"
+# The network's keyed hash behind its version tag (spark_jobs/etl/normalize.py), never its text.
+IPV4_PREFIX_RE = r"^v4:[0-9a-f]{64}$"
+IPV6_PREFIX_RE = r"^v6:[0-9a-f]{64}$"
 HEX64_RE = r"^[0-9a-f]{64}$"
 NOT_NULL = ("event_id", "ts", "site_id", "cookie_id", "ip_prefix", "ip_hash", "ip_version")
 

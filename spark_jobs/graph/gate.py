@@ -31,6 +31,8 @@ def evaluate_gate(
     *,
     problems: Sequence[str] = (),
     degraded: Sequence[str] = (),
+    visits: int | None = None,
+    history_visits: Sequence[int] = (),
 ) -> GateOutcome:
     """Run every configured check on the day's health figures.
 
@@ -43,6 +45,10 @@ def evaluate_gate(
         problems: failures of this or earlier stages (empty when none failed).
         degraded: why the day is degraded (``health.degraded_reasons``); each one fails the
             gate, so a degraded graph is published only with ``--force``.
+        visits: the day's clean visits (``reconciliation.visits_written``), None when unknown.
+            Zero (a quiet day: the graph is the window's earlier days only) always fails.
+        history_visits: clean visits of recent earlier days; a day below their median
+            x (1 - ``gate_volume_band``) fails once ``gate_min_history`` days are known.
 
     Returns:
         ``GateOutcome``; ``passed`` is false when any check failed. Skipped checks leave a note.
@@ -84,6 +90,29 @@ def evaluate_gate(
                 f"± {settings.gate_volume_band:.0%})"
             )
 
+    failures.extend(_visit_volume(visits, history_visits, settings))
     failures.extend(f"stage failed: {p}" for p in problems)
     failures.extend(f"degraded: {reason}" for reason in degraded)
     return GateOutcome(passed=not failures, failures=failures, notes=notes)
+
+
+def _visit_volume(visits: int | None, history: Sequence[int], settings: GraphSettings) -> list[str]:
+    """The visit-volume check: a quiet day, or a drop below the band of recent days."""
+    if visits is None:
+        return []
+    if visits == 0:
+        return [
+            "visit volume: no visits today (the raw partition holds no lines); the graph "
+            "only repeats the feature window's earlier days"
+        ]
+    known = [v for v in history if v > 0]
+    if len(known) < settings.gate_min_history:
+        return []
+    median = statistics.median(known)
+    low = median * (1 - settings.gate_volume_band)
+    if visits < low:
+        return [
+            f"visit volume: {visits:,} visits, below {low:,.0f} (median {median:,.0f} of the "
+            f"last {len(known)} days - {settings.gate_volume_band:.0%})"
+        ]
+    return []

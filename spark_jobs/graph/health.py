@@ -69,6 +69,8 @@ HEALTH = T.StructType(
         T.StructField("feedback_edges_cut", T.LongType(), False),
         T.StructField("scored_pairs", T.LongType(), False),
         T.StructField("scored_pairs_above_threshold", T.LongType(), False),
+        # The day's clean visits (reconciliation/dt=D); 0 on a quiet day, null without a row.
+        T.StructField("visits_written", T.LongType(), True),
         T.StructField(
             "score_histogram",
             T.ArrayType(
@@ -277,6 +279,7 @@ def health_row(figures: Mapping[str, Any], gate: GateOutcome) -> dict[str, Any]:
         row.setdefault(name, 0)
     for name, empty in HOUSEHOLD_FIGURES.items():  # or before households existed
         row.setdefault(name, empty)
+    row.setdefault("visits_written", None)
     missing = [f.name for f in HEALTH.fields if f.name not in row]
     if missing:
         raise ValueError(f"health row lacks {missing}")
@@ -318,6 +321,8 @@ def format_health(row: Mapping[str, Any]) -> str:
         f"{row.get('feedback_pairs_split') or 0:,} split apart "
         f"({row.get('feedback_components_split') or 0:,} components, "
         f"{row.get('feedback_edges_cut') or 0:,} edges cut)",
+        "visits today: "
+        + ("n/a" if row.get("visits_written") is None else f"{row['visits_written']:,}"),
         f"scored pairs: {row['scored_pairs']:,} ({row['scored_pairs_above_threshold']:,} "
         f"above threshold), model {row.get('model_version') or 'none'}"
         + (" - DETERMINISTIC LINKS ONLY" if row["deterministic_only"] else ""),

@@ -27,6 +27,7 @@ from spark_jobs.common.io import (
     partition_exists,
     path_exists,
     read_partition,
+    read_range,
     write_partition,
 )
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
@@ -90,7 +91,8 @@ def _session_rule_pairs(
 ) -> DataFrame | None:
     """The session rule's candidate pairs as scored-pair rows (threshold: the rule's
     confidence; score: the strong confidence for repeated hops), or None when the rule is off
-    or the day's candidates carry no evidence."""
+    or the day's candidates carry no evidence. Only pairs among the best-evidenced candidates
+    of one of their cookies (``graph.session_rule_max_evidence_rank``) qualify."""
     if not gs.session_rule_edges or not partition_exists(spark, lake, "candidate_pairs", day):
         return None
     candidates = read_partition(spark, lake, "candidate_pairs", day)
@@ -99,7 +101,10 @@ def _session_rule_pairs(
     base = F.lit(float(gs.session_rule_confidence))
     strong = (F.col("hop_days") >= 2) | (F.col("quiet_hops_300s") >= 2)
     score = F.when(strong, F.lit(float(gs.session_rule_strong_confidence))).otherwise(base)
-    return candidates.where(session_rule(min_codays=gs.session_rule_min_codays)).select(
+    rule = session_rule(min_codays=gs.session_rule_min_codays)
+    if gs.session_rule_max_evidence_rank and "evidence_rank" in candidates.columns:
+        rule = rule & (F.col("evidence_rank") <= gs.session_rule_max_evidence_rank)
+    return candidates.where(rule).select(
         *PAIR_KEYS, F.greatest(score, base).alias("score"), base.alias("threshold")
     )
 
@@ -130,6 +135,20 @@ def _earlier_health(spark: SparkSession, lake: Lake, day: dt.date) -> list[dict[
         "dt", "scored_pairs", "probabilistic_edges", "model_version", "gate_passed", "degraded"
     )
     return sorted((r.asDict() for r in picked.collect()), key=lambda r: r["dt"])
+
+
+def _visit_volumes(
+    spark: SparkSession, lake: Lake, day: dt.date, days: int
+) -> tuple[int | None, list[int]]:
+    """``visits_written`` of the day's reconciliation (None without one) and of the ``days``
+    days before it that have one (a few one-row partitions)."""
+    start = day - dt.timedelta(days=days)
+    try:
+        rows = read_range(spark, lake, "reconciliation", start, day).select("dt", "visits_written")
+    except FileNotFoundError:
+        return None, []
+    by_day = {r["dt"]: int(r["visits_written"]) for r in rows.collect()}
+    return by_day.get(day), [v for d, v in sorted(by_day.items()) if d < day]
 
 
 def _history_volumes(earlier: Sequence[dict[str, Any]], day: dt.date, days: int) -> list[int]:
@@ -382,6 +401,7 @@ def run_graph(
             f"graph: {sizes['cookies']:,} cookies in the graph, {expected:,} in the input"
         )
 
+    visits_today, visits_before = _visit_volumes(spark, lake, day, gs.gate_history_days)
     figures: dict[str, Any] = {
         **sizes,
         "deterministic_edges": n_det,
@@ -400,6 +420,7 @@ def run_graph(
         "feedback_edges_cut": honoured.edges_cut,
         "scored_pairs": volume,
         "scored_pairs_above_threshold": n_model_prob,
+        "visits_written": visits_today,
         "score_histogram": score_figures(
             [(r["bin"], r["pairs"]) for r in scores], bins=gs.score_histogram_bins
         ),
@@ -434,6 +455,8 @@ def run_graph(
         gs,
         problems=problems,
         degraded=degraded,
+        visits=visits_today,
+        history_visits=visits_before,
     )
     row = health_row(figures, gate)
     write_partition(health_frame(spark, row), lake, "health", day)

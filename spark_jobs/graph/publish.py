@@ -4,11 +4,15 @@ Order of work (a failure anywhere before the switch leaves the live version unto
 removes the partial one):
 
 1. the graph stage's publish gate (``health/dt=D``) — refused unless ``force``;
+   everything below runs under the publish lock (one publisher at a time; a short TTL
+   renewed by a heartbeat, so a publisher that died frees it within
+   ``redis.publish_lock_ttl_s``; the next publish removes the version it left half-written);
 2. drain the service's recorded opt-outs into ``optouts/dt=D`` and drop every opted-out
    cookie (named, or seen logged in with an opted-out login hash) from the graph; drain the
-   recorded link verdicts into ``feedback/dt=D`` (the next day's graph honours them);
-3. under a publish lock, write version ``YYYYMMDD.<n>`` beside the live one (cookie buckets,
-   then the login index), per Spark partition;
+   link verdicts recorded while the chain ran into ``feedback/dt=D+1`` (graph D+1 honours
+   them; the drain stage of D+1 adds the later ones);
+3. write version ``YYYYMMDD.<n>`` beside the live one (cookie buckets,
+   then the login index and the person index), per Spark partition;
 4. verify: listpack limits respected, ``HLEN`` sum equals the row count, a sample read back
    through the lookup path matches; apply opt-outs that arrived during the load;
 5. compare-and-set the live pointer; the old live version becomes ``previous`` (rollback
@@ -28,20 +32,17 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from idgraph import keyspace as ks
-from idgraph.embedded import redis_target
+from idgraph.redaction import redact
 from idgraph.settings import AppSettings, load_settings
-from spark_jobs.common.feedback_drain import drain_feedback
 from spark_jobs.common.io import partition_exists, read_partition
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
-from spark_jobs.common.optouts_drain import (
-    apply_optouts,
-    drain_optouts,
-    pending_optouts,
-)
+from spark_jobs.common.optouts_drain import apply_optouts, pending_optouts
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.graph import redis_loader as rl
 from spark_jobs.graph import writers
+from spark_jobs.graph.drain import drain_streams
+from spark_jobs.graph.lock import locked_target, stage_lock
 
 log = logging.getLogger(__name__)
 STAGE = "publish"
@@ -114,10 +115,17 @@ def exclude_optouts(graph: DataFrame, optouts: DataFrame, logins: DataFrame | No
 
 
 def _used_memory(client: Any) -> int:
+    """The server's memory for data (``used_memory_dataset``, where the server reports it):
+    the query buffers of the writers' connections, which come and go during a load, are
+    overhead, not what the graph costs to keep."""
+
+    def dataset(node: dict[str, Any]) -> int:
+        return int(node.get("used_memory_dataset", node["used_memory"]))
+
     info = client.info("memory")
     if isinstance(info, dict) and "used_memory" not in info:  # cluster: one dict per node
-        return sum(int(node["used_memory"]) for node in info.values())
-    return int(info["used_memory"])
+        return sum(dataset(node) for node in info.values())
+    return dataset(info)
 
 
 def publish_graph(
@@ -128,6 +136,7 @@ def publish_graph(
     settings: AppSettings,
     target: rl.RedisTarget,
     day: dt.date,
+    lease: rl.PublishLease | None = None,
 ) -> dict[str, Any]:
     """Load ``graph`` (and the login index) as a new version, verify it, switch to it.
 
@@ -139,23 +148,38 @@ def publish_graph(
         settings: app settings (``redis`` concern).
         target: the Redis server or cluster.
         day: the graph's day (names the version).
+        lease: the publish lock already held by the caller; None: taken here.
 
     Returns:
-        Headline figures: version, cookies, buckets, load seconds and rate, bytes/cookie.
+        Headline figures: version, cookies, buckets, load seconds and rate, bytes/cookie,
+        and ``abandoned_removed``: versions a dead publisher left half-written, now removed.
 
     Raises:
-        StageFailed: when loading or verification fails; the live version is untouched.
+        StageFailed: when the lock is held elsewhere or lost, or loading or verification
+            fails; the live version is untouched.
     """
+    if lease is None:
+        with stage_lock(spark, settings, target, day, stage=STAGE) as own:
+            return publish_graph(
+                spark, graph, logins, settings=settings, target=target, day=day, lease=own
+            )
     cfg = settings.redis
     client = target.client()
-    token = rl.acquire_lock(client)
     version: ks.GraphVersion | None = None
+    abandoned: list[ks.GraphVersion] = []
     try:
         live, previous, expected = rl.read_live(client)
-        for stale in rl.registered_versions(client):  # a crashed publisher's leftovers
-            if stale.status == "loading":
-                log.warning("removing unfinished version %s", stale.name)
-                rl.delete_version(client, stale)
+        for stale in rl.registered_versions(client):  # a dead publisher's leftovers
+            if stale.status == "loading":  # (we hold the lock: nobody else is loading)
+                removed = rl.delete_version(client, stale)
+                log.warning(
+                    "removed version %s, abandoned half-written by a publish that died "
+                    "(started %s): %d keys",
+                    stale.name,
+                    stale.published_at,
+                    removed,
+                )
+                abandoned.append(stale)
         limits = rl.configure_listpack(
             client,
             entries=cfg.listpack_entries,
@@ -172,10 +196,12 @@ def publish_graph(
         n_logins = (
             login_rows.select("login_hash").distinct().count() if login_rows is not None else 0
         )
+        n_people = rl.people_with_cookies(graph)
         version = ks.GraphVersion(
             name=ks.version_name(day.strftime("%Y%m%d"), int(client.incr(ks.SEQ_KEY))),
             buckets=ks.bucket_count(cookies, cfg.bucket_fill),
             login_buckets=ks.bucket_count(n_logins, cfg.bucket_fill) if n_logins else 0,
+            person_buckets=ks.bucket_count(n_people, cfg.bucket_fill) if n_people else 0,
             cookies=cookies,
             day=day.isoformat(),
             status="loading",
@@ -187,39 +213,49 @@ def publish_graph(
         rdb_version = writers.restore_rdb_version(client) if cfg.write_mode == "restore" else None
         write_mode = "hset" if rdb_version is None else "restore"
         log.info("writing %s with %s", version.name, write_mode.upper())
-        memory_before = _used_memory(client)
-        started = time.perf_counter()
-        stats = rl.load_buckets(
-            rl.encode_cookies(graph, buckets=version.buckets),
-            target=target,
-            version=version.name,
-            kind="cookie",
-            partitions=partitions,
-            batch_fields=cfg.load_batch_fields,
-            write_mode=write_mode,
-            rdb_version=rdb_version,
+        # Each key family is one load; what it adds to the server's memory counts in a figure:
+        # the cookie buckets and the login index in redis_bytes_per_cookie (as before there
+        # was a person index), the person index in one of its own (docs/redis-format.md).
+        per_cookie = "redis_bytes_per_cookie"
+        per_person = "person_index_bytes_per_cookie"
+        loads = (
+            ("cookie", rl.encode_cookies, graph, version.buckets, per_cookie),
+            ("login", rl.encode_logins, login_rows, version.login_buckets, per_cookie),
+            ("person", rl.encode_people, graph, version.person_buckets, per_person),
         )
-        load_seconds = time.perf_counter() - started
-        if login_rows is not None and version.login_buckets:
-            rl.load_buckets(
-                rl.encode_logins(login_rows, buckets=version.login_buckets),
+        grown = {per_cookie: 0, per_person: 0}
+        loaded: dict[str, dict[str, int]] = {}
+        seconds: dict[str, float] = {}
+        for kind, encode, rows, buckets, figure in loads:
+            if rows is None or not buckets:
+                continue
+            memory_before = _used_memory(client)
+            started = time.perf_counter()
+            loaded[kind] = rl.load_buckets(
+                encode(rows, buckets=buckets),
                 target=target,
                 version=version.name,
-                kind="login",
+                kind=kind,
                 partitions=partitions,
                 batch_fields=cfg.load_batch_fields,
                 write_mode=write_mode,
                 rdb_version=rdb_version,
             )
-        bytes_per_cookie = (_used_memory(client) - memory_before) / max(1, cookies)
+            seconds[kind] = time.perf_counter() - started
+            grown[figure] += _used_memory(client) - memory_before
+        # Verified and reported: the cookie buckets (always loaded: at least one bucket).
+        stats, load_seconds = loaded["cookie"], seconds["cookie"]
+        bytes_per_cookie = grown[per_cookie] / max(1, cookies)
+        person_bytes_per_cookie = grown[per_person] / max(1, cookies)
         _verify(client, version, graph, stats, limits, sample=cfg.verify_sample)
         late = [e for _, e in pending_optouts(client)]
         late_removed = apply_optouts(client, version, late)
         new_live = dataclasses.replace(version, status="live")
         old_live = dataclasses.replace(live, status="previous") if live else None
         drop = [previous.name] if previous else []
+        lease.check()
         if not rl.switch_live(
-            client, expected=expected, live=new_live, previous=old_live, drop=drop
+            client, expected=expected, live=new_live, previous=old_live, drop=drop, lock=lease
         ):
             raise StageFailed(STAGE, "the live version changed during the publish")
         version = None  # live now: nothing to clean up
@@ -227,13 +263,23 @@ def publish_graph(
             rl.expire_version(client, previous, cfg.retired_ttl_s)
     except StageFailed:
         raise
+    except rl.LockLost as exc:
+        raise StageFailed(STAGE, f"{exc}; the new version is discarded") from exc
     except Exception as exc:
+        if lease.lost is not None:  # the heartbeat cancelled our Spark jobs
+            raise StageFailed(
+                STAGE, f"lost the publish lock ({lease.lost}); the new version is discarded"
+            ) from exc
         raise StageFailed(STAGE, f"loading the new version failed: {exc}") from exc
     finally:
         if version is not None:
             log.error("publish failed; removing partial version %s", version.name)
             rl.delete_version(client, version)
-        rl.release_lock(client, token)
+        for stale in abandoned:
+            # The dead driver's executors (on EMR, containers YARN has not reaped yet) may
+            # have gone on writing the abandoned version during our load: sweep it again.
+            if late := rl.delete_version(client, stale):
+                log.warning("removed %d late keys of abandoned version %s", late, stale.name)
         graph.unpersist()
         if logins is not None:
             logins.unpersist()
@@ -245,11 +291,14 @@ def publish_graph(
         "buckets": new_live.buckets,
         "max_bucket": stats["max_bucket"],
         "logins_indexed": n_logins,
+        "people_indexed": n_people,
         "load_seconds": round(load_seconds, 2),
         "cookies_per_s": round(cookies / max(load_seconds, 1e-9)),
         "write_mode": write_mode,
         "redis_bytes_per_cookie": round(bytes_per_cookie, 1),
+        "person_index_bytes_per_cookie": round(person_bytes_per_cookie, 1),
         "optouts_applied_late": late_removed,
+        "abandoned_removed": ", ".join(v.name for v in abandoned) or "-",
     }
 
 
@@ -287,9 +336,20 @@ def _verify(
 
 
 def run_publish(
-    spark: SparkSession, settings: AppSettings, day: dt.date, *, force: bool = False
+    spark: SparkSession,
+    settings: AppSettings,
+    day: dt.date,
+    *,
+    force: bool = False,
+    break_lock: bool = False,
 ) -> StageResult:
-    """The publish stage of ``idgraph daily`` (see the module docstring for the steps)."""
+    """The publish stage of ``idgraph daily`` (see the module docstring for the steps).
+
+    Args:
+        force: publish even though the gate failed.
+        break_lock: remove the publish lock first, whoever holds it (operators, after a
+            publisher died; a live holder gives up at its next heartbeat).
+    """
     lake = Lake(settings.lake.root)
     gate = check_gate(spark, lake, day, force=force)
     graph = read_partition(spark, lake, "identity_graph", day)
@@ -297,20 +357,21 @@ def run_publish(
     if partition_exists(spark, lake, "cookie_features", day):
         features = read_partition(spark, lake, "cookie_features", day)
         logins = login_cookies(graph, features)
-    with redis_target(settings) as url:
-        target = rl.RedisTarget(url, cluster=settings.redis.cluster)
-        client = target.client()
-        try:
-            drained = drain_optouts(spark, settings, day, client=client)
-            # Verdicts take effect in the next graph: drained now, read by graph D+1.
-            feedback = drain_feedback(spark, settings, day, client=client)
-        finally:
-            client.close()
+    # The drains rewrite lake partitions from the streams: under the lock too.
+    locked = locked_target(spark, settings, day, stage=STAGE, break_lock=break_lock)
+    with locked as (target, lease, broken):
+        # Verdicts received while the chain of D ran: graph D never saw them, graph D+1
+        # will (feedback/dt=X holds what graph X is the first to honour).
+        drained, feedback = drain_streams(
+            spark, settings, target, optouts_day=day, feedback_day=day + dt.timedelta(days=1)
+        )
         graph = exclude_optouts(graph, read_optouts(spark, lake), logins)
         if logins is not None:  # the index only needs cookies that are published
             logins = logins.join(graph.select("site_id", "cookie_id"), ["site_id", "cookie_id"])
-        summary = publish_graph(spark, graph, logins, settings=settings, target=target, day=day)
-    summary |= {"gate": gate, "optouts_drained": drained, **feedback}
+        summary = publish_graph(
+            spark, graph, logins, settings=settings, target=target, day=day, lease=lease
+        )
+    summary |= {"gate": gate, "optouts_drained": drained, **feedback, "lock_broken": broken}
     return StageResult(STAGE, summary=summary, note=f"graph {summary['version']} live")
 
 
@@ -324,12 +385,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis-url")
     parser.add_argument("--cluster", action="store_true", default=None)
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--break-lock", action="store_true")
     args = parser.parse_args(argv)
     settings = load_settings(
         lake={"root": args.lake}, redis={"url": args.redis_url, "cluster": args.cluster}
     )
     spark = build_session(settings)
-    result = run_publish(spark, settings, args.date, force=args.force)
+    try:
+        result = run_publish(
+            spark, settings, args.date, force=args.force, break_lock=args.break_lock
+        )
+    except StageFailed as exc:  # one readable line in the step log, and a failed step
+        print(redact(str(exc)))  # noqa: T201
+        raise SystemExit(1) from exc
+    finally:
+        spark.stop()
     print(result.summary)  # noqa: T201 - spark-submit's stdout is the step log
 
 

@@ -1,6 +1,6 @@
 """Bulk load of one graph version into Redis, per Spark partition, and version bookkeeping.
 
-Spark side (``encode_cookies``, ``encode_logins``, ``load_buckets``): rows become
+Spark side (``encode_cookies``, ``encode_logins``, ``encode_people``, ``load_buckets``): rows become
 ``(bucket, field, value)`` with the shared keyspace codec in an Arrow batch function,
 are shuffled so that each bucket lives in exactly one partition, sorted by bucket, and
 written by one client per partition (``spark_jobs.graph.writers``): each bucket as one
@@ -13,9 +13,15 @@ The switch is one Lua compare-and-set over the ``{ctl}`` keys, atomic on a clust
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import logging
+import os
+import socket
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -90,22 +96,29 @@ def encode_cookies(graph: DataFrame, *, buckets: int) -> DataFrame:
     return cols.mapInArrow(cookie_batch_encoder(buckets), BUCKET_SCHEMA)
 
 
-def _digest_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    import pyarrow as pa
+def _digests_by(key: str, digest: Callable[[str], bytes]) -> Callable[[Iterator], Iterator]:
+    """Arrow batch function: rows -> ``(key, cookie)``: ``digest`` of column ``key``, and the
+    cookie digest of ``site_id, cookie_id`` (what an index entry of ``key`` lists)."""
 
-    for batch in batches:
-        cols = batch.to_pydict()
-        logins = [ks.login_digest(h) for h in cols["login_hash"]]
-        cookies = [
-            ks.cookie_digest(s, c) for s, c in zip(cols["site_id"], cols["cookie_id"], strict=True)
-        ]
-        yield pa.RecordBatch.from_arrays(
-            [pa.array(logins, pa.binary()), pa.array(cookies, pa.binary())],
-            names=["login", "cookie"],
-        )
+    def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        for batch in batches:
+            cols = batch.to_pydict()
+            keys = [digest(v) for v in cols[key]]
+            cookies = [
+                ks.cookie_digest(s, c)
+                for s, c in zip(cols["site_id"], cols["cookie_id"], strict=True)
+            ]
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(keys, pa.binary()), pa.array(cookies, pa.binary())],
+                names=["key", "cookie"],
+            )
+
+    return encode
 
 
-def _encode_login_batches(buckets: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator]:
+def _encode_index_batches(buckets: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator]:
     def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
 
@@ -113,14 +126,30 @@ def _encode_login_batches(buckets: int) -> Callable[[Iterator[pa.RecordBatch]], 
             cols = batch.to_pydict()
             yield pa.RecordBatch.from_arrays(
                 [
-                    pa.array([ks.bucket_of(d, buckets) for d in cols["login"]], pa.int32()),
-                    pa.array([ks.field_of(d) for d in cols["login"]], pa.binary()),
+                    pa.array([ks.bucket_of(d, buckets) for d in cols["key"]], pa.int32()),
+                    pa.array([ks.field_of(d) for d in cols["key"]], pa.binary()),
                     pa.array([ks.encode_digests(c) for c in cols["cookies"]], pa.binary()),
                 ],
                 names=["bucket", "field", "value"],
             )
 
     return encode
+
+
+def _encode_index(
+    rows: DataFrame, key: str, digest: Callable[[str], bytes], *, buckets: int, least: int
+) -> DataFrame:
+    """Rows -> ``(bucket, field, value)`` of an index: one field per ``digest`` of column
+    ``key`` listed by ``least`` distinct cookies or more, its value their digests."""
+    from pyspark.sql import functions as F
+
+    digests = rows.select(key, "site_id", "cookie_id").mapInArrow(
+        _digests_by(key, digest), "key binary, cookie binary"
+    )
+    grouped = digests.groupBy("key").agg(F.collect_set("cookie").alias("cookies"))
+    if least > 1:
+        grouped = grouped.where(F.size("cookies") >= least)
+    return grouped.mapInArrow(_encode_index_batches(buckets), BUCKET_SCHEMA)
 
 
 def encode_logins(login_cookies: DataFrame, *, buckets: int) -> DataFrame:
@@ -130,13 +159,26 @@ def encode_logins(login_cookies: DataFrame, *, buckets: int) -> DataFrame:
         login_cookies: every cookie an opt-out by ``login_hash`` must remove, one row each.
         buckets: the version's login bucket count.
     """
-    from pyspark.sql import functions as F
+    return _encode_index(login_cookies, "login_hash", ks.login_digest, buckets=buckets, least=1)
 
-    digests = login_cookies.select("login_hash", "site_id", "cookie_id").mapInArrow(
-        _digest_batches, "login binary, cookie binary"
-    )
-    grouped = digests.groupBy("login").agg(F.collect_set("cookie").alias("cookies"))
-    return grouped.mapInArrow(_encode_login_batches(buckets), BUCKET_SCHEMA)
+
+def people_with_cookies(graph: DataFrame) -> int:
+    """Unified ids of ``graph`` with two cookies or more: the person index's entries."""
+    return graph.groupBy("unified_id").count().where("count > 1").count()
+
+
+def encode_people(graph: DataFrame, *, buckets: int) -> DataFrame:
+    """Identity-graph rows -> ``(bucket, field, value)`` of the person index.
+
+    One field per unified id with two cookies or more, its value the digests of all its
+    cookies: what an opt-out of any one of them removes. A person of one cookie needs no
+    entry (the opt-out names that cookie already).
+
+    Args:
+        graph: rows with ``site_id, cookie_id, unified_id``.
+        buckets: the version's person bucket count.
+    """
+    return _encode_index(graph, "unified_id", ks.person_digest, buckets=buckets, least=2)
 
 
 def load_buckets(
@@ -156,7 +198,7 @@ def load_buckets(
         encoded: output of ``encode_cookies`` or ``encode_logins``.
         target: the Redis server or cluster.
         version: version name the keys belong to.
-        kind: ``"cookie"`` or ``"login"`` (which key family).
+        kind: ``"cookie"``, ``"login"`` or ``"person"`` (which key family).
         partitions: parallel writers (one client each).
         batch_fields: fields per pipeline flush.
         write_mode: ``"restore"`` or ``"hset"`` (see ``bucket_writer``).
@@ -251,10 +293,15 @@ def count_fields(client: Any, version: ks.GraphVersion) -> int:
     return sum(int(n) for n in _run_per_key(client, "HLEN", keys))
 
 
-def delete_version(client: Any, version: ks.GraphVersion) -> None:
-    """Remove every key of ``version`` and its registry entry (a failed or stale load)."""
-    _run_per_key(client, "UNLINK", version.keys())
+def delete_version(client: Any, version: ks.GraphVersion) -> int:
+    """Remove every key of ``version`` and its registry entry (a failed or stale load).
+
+    Returns:
+        Keys that existed and were removed.
+    """
+    removed = sum(int(n) for n in _run_per_key(client, "UNLINK", version.keys()))
     client.hdel(ks.VERSIONS_KEY, version.name)
+    return removed
 
 
 def expire_version(client: Any, version: ks.GraphVersion, ttl_s: int) -> None:
@@ -275,13 +322,16 @@ def registered_versions(client: Any) -> list[ks.GraphVersion]:
     return [ks.decode_version(v) for v in client.hgetall(ks.VERSIONS_KEY).values()]
 
 
-# KEYS[1] live pointer, KEYS[2] registry. ARGV: expected pointer ('' = none), new pointer,
-# then name/json pairs to HSET, then '--', then names to HDEL.
+# KEYS[1] live pointer, KEYS[2] registry, KEYS[3] (optional) publish lock. ARGV: lock value
+# the publisher holds ('' without KEYS[3]), expected pointer ('' = none), new pointer, then
+# name/json pairs to HSET, then '--', then names to HDEL. Returns 1, 0 (pointer moved) or
+# -1 (the publish lock is no longer the caller's).
 _SWITCH_LUA = """
+if #KEYS == 3 and redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
 local current = redis.call('GET', KEYS[1]) or ''
-if current ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-local i = 3
+if current ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[3])
+local i = 4
 while ARGV[i] ~= '--' do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -298,17 +348,29 @@ def switch_live(
     live: ks.GraphVersion,
     previous: ks.GraphVersion | None,
     drop: Sequence[str] = (),
+    lock: PublishLease | None = None,
 ) -> bool:
     """Atomically point readers at ``live`` if the pointer still equals ``expected``.
 
+    Args:
+        lock: the publisher's lease; the switch happens only while the lock is still its own.
+
     Returns:
         False when another publisher or rollback changed the pointer meanwhile.
+
+    Raises:
+        LockLost: ``lock`` expired or was broken before the switch (nothing changed).
     """
     updates: list[bytes | str] = [live.name, ks.encode_version(live)]
     if previous is not None:
         updates += [previous.name, ks.encode_version(previous)]
-    argv = [expected or b"", ks.encode_live(live, previous), *updates, "--", *drop]
-    return bool(client.eval(_SWITCH_LUA, 2, ks.LIVE_KEY, ks.VERSIONS_KEY, *argv))
+    keys = [ks.LIVE_KEY, ks.VERSIONS_KEY] + ([ks.LOCK_KEY] if lock is not None else [])
+    pointer = ks.encode_live(live, previous)
+    argv = [lock.value if lock else "", expected or b"", pointer, *updates, "--", *drop]
+    done = int(client.eval(_SWITCH_LUA, len(keys), *keys, *argv))
+    if done < 0:
+        raise LockLost("lost the publish lock before the switch; the live version is unchanged")
+    return bool(done)
 
 
 def rollback(client: Any, *, retired_ttl_s: int) -> tuple[ks.GraphVersion, ks.GraphVersion]:
@@ -330,27 +392,234 @@ def rollback(client: Any, *, retired_ttl_s: int) -> tuple[ks.GraphVersion, ks.Gr
     return restored, dataclasses.replace(live, status="retired")
 
 
-def acquire_lock(client: Any, *, ttl_s: int = 6 * 3600) -> str:
-    """Take the publish lock (one publisher at a time) and return its token.
+# ------------------------------------------------------------------------ publish lock
+#
+# One publisher at a time. The lock's value names its holder; its TTL is short
+# (``redis.publish_lock_ttl_s``) and a heartbeat thread renews it while the publish runs,
+# so a publisher that dies (SIGKILL, lost node) frees the lock within one TTL. The live
+# pointer only moves while the lock is still ours (``switch_live(lock=...)``).
+
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class LockHeld(RuntimeError):
+    """Another publisher holds the publish lock; the message is one line naming it."""
+
+
+class LockLost(RuntimeError):
+    """This publisher's lock expired or was broken while it ran."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LockHolder:
+    """Who holds (or held) the publish lock, decoded from its value."""
+
+    owner: str
+    since: float | None
+    day: str
+    ttl_ms: int
+    stage: str = "publish"
+
+    @classmethod
+    def decode(cls, raw: bytes | str, ttl_ms: int) -> LockHolder:
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        try:
+            doc = json.loads(text)
+            return cls(
+                str(doc["owner"]),
+                float(doc["since"]),
+                str(doc.get("day", "?")),
+                ttl_ms,
+                str(doc.get("stage", "publish")),
+            )
+        except (ValueError, KeyError, TypeError):
+            try:  # the lock of older releases: a bare time.time() token
+                return cls("unknown (older release)", float(text), "?", ttl_ms)
+            except ValueError:
+                return cls(f"unknown ({text[:40]!r})", None, "?", ttl_ms)
+
+    def describe(self, now: float | None = None) -> str:
+        """``host:pid (publish of D) for 2m05s, expires in 41s unless renewed``."""
+        age = "an unknown time"
+        if self.since is not None:
+            age = _duration((now if now is not None else time.time()) - self.since)
+        if self.ttl_ms < 0:
+            expiry = "with no expiry"
+        else:
+            expiry = f"expires in {_duration(self.ttl_ms / 1000)} unless renewed"
+        return f"{self.owner} ({self.stage} of {self.day}) for {age}, {expiry}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def lock_holder(client: Any) -> LockHolder | None:
+    """The current holder of the publish lock, or None when it is free."""
+    pipe = client.pipeline(transaction=False)
+    pipe.get(ks.LOCK_KEY)
+    pipe.pttl(ks.LOCK_KEY)
+    raw, ttl_ms = pipe.execute()
+    return None if raw is None else LockHolder.decode(raw, int(ttl_ms))
+
+
+def ensure_lock_free(client: Any) -> None:
+    """Fail fast (before any Spark work) when another publisher holds the lock.
 
     Raises:
-        RuntimeError: when another publish holds it.
+        LockHeld: one line naming the holder, its age and when its lock expires.
     """
-    token = f"{time.time():.6f}"
-    if not client.set(ks.LOCK_KEY, token, nx=True, ex=ttl_s):
-        raise RuntimeError(f"another publish holds {ks.LOCK_KEY}")
-    return token
+    holder = lock_holder(client)
+    if holder is not None:
+        raise LockHeld(
+            f"another publish holds the publish lock: {holder.describe()}; a crashed "
+            "publisher's lock expires by itself, `idgraph publish --break-lock` removes it now"
+        )
 
 
-def release_lock(client: Any, token: str) -> None:
-    """Release the publish lock if we still hold it."""
-    client.eval(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
-        "return 0",
-        1,
-        ks.LOCK_KEY,
-        token,
-    )
+def break_lock(client: Any) -> LockHolder | None:
+    """Remove the publish lock whoever holds it (operators: ``idgraph publish --break-lock``).
+
+    A live holder notices at its next heartbeat and gives up before switching.
+
+    Returns:
+        Who held it, or None when it was free.
+    """
+    holder = lock_holder(client)
+    client.delete(ks.LOCK_KEY)
+    return holder
+
+
+class PublishLease:
+    """The publish lock held by this process, renewed by a heartbeat thread.
+
+    Args:
+        target: the Redis server or cluster.
+        ttl_s: lock TTL; the heartbeat renews it every third of that.
+        day: the graph's day (shown to whoever finds the lock held).
+        stage: the stage holding it (``publish`` or ``drain``; shown the same way).
+        on_lost: called once, from the heartbeat thread, if the lock is lost (e.g. to cancel
+            the Spark jobs still writing).
+    """
+
+    def __init__(
+        self,
+        target: RedisTarget,
+        *,
+        ttl_s: float,
+        day: str,
+        stage: str = "publish",
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
+        self.ttl_ms = max(1, int(ttl_s * 1000))
+        self.value = json.dumps(
+            {
+                "token": uuid.uuid4().hex,
+                "owner": f"{socket.gethostname()}:{os.getpid()}",
+                "since": round(time.time(), 3),
+                "day": day,
+                "stage": stage,
+            },
+            separators=(",", ":"),
+        )
+        interval = self.ttl_ms / 3000
+        self._client = dataclasses.replace(target, socket_timeout_s=max(0.5, interval)).client()
+        self._interval = interval
+        self._on_lost = on_lost
+        self._stop = threading.Event()
+        self._lost: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        """Take the lock and start the heartbeat.
+
+        Raises:
+            LockHeld: another publisher holds it (one line naming it and its age).
+        """
+        if not self._client.set(ks.LOCK_KEY, self.value, nx=True, px=self.ttl_ms):
+            ensure_lock_free(self._client)
+            raise LockHeld("another publish took the publish lock just now")
+        self._thread = threading.Thread(target=self._beat, name="publish-lock", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        last_ok = time.monotonic()
+        while not self._stop.wait(self._interval):
+            try:
+                renewed = self._client.eval(_RENEW_LUA, 1, ks.LOCK_KEY, self.value, self.ttl_ms)
+            except Exception as exc:  # noqa: BLE001 - Redis hiccup: retry until the TTL is gone
+                if time.monotonic() - last_ok < self.ttl_ms / 1000:
+                    log.warning("publish lock heartbeat failed (%s); retrying", exc)
+                    continue
+                renewed, why = 0, f"heartbeat failing for a whole TTL ({exc})"
+            else:
+                why = "expired or broken by another process"
+            if renewed:
+                last_ok = time.monotonic()
+                continue
+            self._lost = why
+            log.error("lost the publish lock (%s); this publish will not go live", why)
+            if self._on_lost is not None:
+                self._on_lost()
+            return
+
+    @property
+    def lost(self) -> str | None:
+        """Why the heartbeat found the lock gone, or None while it is held."""
+        return self._lost
+
+    def check(self) -> None:
+        """Raise ``LockLost`` if the heartbeat found the lock gone."""
+        if self._lost is not None:
+            raise LockLost(f"lost the publish lock: {self._lost}")
+
+    def release(self) -> None:
+        """Stop the heartbeat and delete the lock if it is still ours."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._interval + 1)
+        try:
+            self._client.eval(_RELEASE_LUA, 1, ks.LOCK_KEY, self.value)
+        finally:
+            self._client.close()
+
+
+@contextlib.contextmanager
+def publish_lock(
+    target: RedisTarget,
+    *,
+    ttl_s: float,
+    day: str,
+    stage: str = "publish",
+    on_lost: Callable[[], None] | None = None,
+) -> Iterator[PublishLease]:
+    """Hold the publish lock (with its heartbeat) for the ``with`` block."""
+    lease = PublishLease(target, ttl_s=ttl_s, day=day, stage=stage, on_lost=on_lost)
+    try:
+        lease.acquire()
+    except BaseException:
+        lease._client.close()
+        raise
+    try:
+        yield lease
+    finally:
+        lease.release()
 
 
 def read_back(client: Any, version: ks.GraphVersion, sample: Iterable[Any]) -> list[str]:

@@ -80,7 +80,7 @@ def bucket_writer(
     Args:
         target: the Redis server or cluster.
         version: version name the keys belong to.
-        kind: ``"cookie"`` or ``"login"`` (which key family).
+        kind: ``"cookie"``, ``"login"`` or ``"person"`` (which key family).
         batch_fields: fields per pipeline round trip.
         write_mode: ``"restore"`` (one ``RESTORE … REPLACE`` of a finished listpack per
             bucket; falls back to ``"hset"`` when the server refuses it) or ``"hset"``.
@@ -89,7 +89,7 @@ def bucket_writer(
     """
     if write_mode not in WRITE_MODES:
         raise ValueError(f"write_mode {write_mode!r} is not one of {WRITE_MODES}")
-    key_of = ks.cookie_key if kind == "cookie" else ks.login_key
+    key_of = {"cookie": ks.cookie_key, "login": ks.login_key, "person": ks.person_key}[kind]
 
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa

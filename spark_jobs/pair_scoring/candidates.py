@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from idgraph.settings.pairs import BLOCKING_KEY_NAMES
 from spark_jobs.common.evidence import EVIDENCE_COLUMNS, RANK_COLUMNS, SESSION_KEY, with_evidence
 from spark_jobs.common.schemas import PAIR_KEYS, pair_ordered
+from spark_jobs.etl.normalize import PREFIX_TAGS
 
 COOKIE_KEYS = ["site_id", "cookie_id"]
 # Unit separator between the parts of a composite key: never occurs in ids, prefixes or terms.
@@ -56,7 +57,7 @@ def _ip6_prefix_keys(features: DataFrame, **_: int) -> DataFrame:
     """Same IPv6 /48, any browser: ISPs delegate a /48 (or longer) to one home, and each
     device picks its own (rotating) address inside it, so the full address rarely matches."""
     prefixes = features.select(*COOKIE_KEYS, F.explode("ip_prefixes.ip_prefix").alias("block"))
-    return prefixes.where(F.col("block").contains(":"))
+    return prefixes.where(F.col("block").startswith(PREFIX_TAGS[6]))
 
 
 def _busiest_prefixes(n: int) -> Column:

@@ -47,18 +47,45 @@ def write_day(
     *,
     gate_passed: bool = True,
     failures: tuple[str, ...] = (),
+    features: bool = True,
 ) -> None:
-    """identity_graph, health and (login hashes for the first two cookies) cookie_features."""
+    """identity_graph, health and (login hashes for the first two cookies) cookie_features.
+
+    ``features=False`` leaves cookie_features out: the publish then loads no login index.
+    """
     write_partition(spark.createDataFrame(rows, GRAPH_SCHEMA), lake, "identity_graph", day)
     health = spark.createDataFrame(
         [(gate_passed, list(failures))], "gate_passed boolean, gate_failures array<string>"
     )
     write_partition(health, lake, "health", day)
-    features = spark.createDataFrame(
+    if not features:
+        return
+    logins = spark.createDataFrame(
         [(r[0], r[1], LOGIN if i < 2 else None) for i, r in enumerate(rows)],
         "site_id string, cookie_id string, login_hash string",
     )
-    write_partition(features, lake, "cookie_features", day)
+    write_partition(logins, lake, "cookie_features", day)
+
+
+def write_live(client: Any, rows: list[tuple[Any, ...]], *, name: str) -> Any:
+    """Make ``rows`` (``graph_rows`` tuples) the live version ``name`` without Spark.
+
+    The keyspace calls of the loader in plain Python: a version for tests whose subject is
+    what happens next to a live graph, not how it was loaded.
+    """
+    from idgraph import keyspace as ks
+    from spark_jobs.graph import redis_loader as rl
+
+    version = ks.GraphVersion(
+        name=name, buckets=ks.bucket_count(len(rows), 4), cookies=len(rows), day="2024-01-04"
+    )
+    pipe = client.pipeline(transaction=False)
+    for site, cookie, uid, _, _, confidence in rows:
+        pipe.hset(*ks.cookie_location(version, site, cookie), ks.encode_value(uid, confidence))
+    pipe.execute()
+    _, _, raw = rl.read_live(client)
+    assert rl.switch_live(client, expected=raw, live=version, previous=None)
+    return version
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
-"""Feedback end to end on a tiny lake: recorded in the stream, drained at publish time, honoured
-by the next graph (a scored chain and a shared login both split), exported, used as labels."""
+"""Feedback end to end on a tiny lake: recorded in the stream after the publish of D1, drained by
+the drain stage that opens the run of D2, honoured by graph D2 (a scored chain and a shared
+login both split), exported, used as labels."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from typer.testing import CliRunner
 
 from idgraph import keyspace as ks
 from idgraph.embedded import graph_server_config, start_server
+from idgraph.pipeline import DAILY_STAGES, DRAIN_STAGE, run_day
 from idgraph.settings import load_settings
 from spark_jobs.common.feedback import feedback_effects, feedback_labels
-from spark_jobs.common.feedback_drain import drain_feedback
 from spark_jobs.common.io import read_partition, write_partition
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import COOKIE_FEATURES, SCORED_PAIRS
@@ -65,7 +66,7 @@ def test_verdicts_are_drained_and_the_next_graph_splits(spark, tmp_path, monkeyp
     before = _graph(spark, lake, D1)
     assert before["c1"] == before["c4"] and before["m2"] == before["m3"] == before["m1"]
 
-    # What the service does on 202, then what publish D1 does.
+    # What the service does on 202 (after the publish of D1), then the run of D2.
     server = start_server(config=graph_server_config())
     try:
         client = redis.Redis(port=server.port)
@@ -82,13 +83,19 @@ def test_verdicts_are_drained_and_the_next_graph_splits(spark, tmp_path, monkeyp
                     received_at="2026-06-01T12:00:00.000+00:00",
                 ),
             )  # fmt: skip
-        assert drain_feedback(spark, settings, D1, client=client)["feedback_drained"] == 3
+        with_redis = load_settings(
+            lake={"root": lake.root}, redis={"url": f"redis://127.0.0.1:{server.port}"}
+        )
+        graph_stage = next(s for s in DAILY_STAGES if s[0] == "graph")
+        report = run_day(spark, with_redis, D2, stages=(DRAIN_STAGE, graph_stage))
+        assert report.ok, report.error
+        drained, result = report.results
+        assert drained.summary["feedback_drained"] == 3
         assert client.xlen(ks.FEEDBACK_KEY) == 0
         client.close()
     finally:
         server.terminate()
 
-    result = run_graph(spark, settings, D2)
     after = _graph(spark, lake, D2)
     assert after["c1"] != after["c4"]
     assert after["c1"] == after["c2"] and after["c3"] == after["c4"]  # cut at 0.6 only
@@ -106,9 +113,10 @@ def test_verdicts_are_drained_and_the_next_graph_splits(spark, tmp_path, monkeyp
 
     labels = {
         (r["cookie_id_l"], r["cookie_id_r"]): r["label"]
-        for r in feedback_labels(spark, lake, D1).collect()
+        for r in feedback_labels(spark, lake, D2).collect()
     }
     assert labels == {("c1", "c4"): 0, ("m1", "m2"): 0, ("k1", "k2"): 1}
+    assert feedback_labels(spark, lake, D1).count() == 0  # drained for D2
 
     effects, latest = feedback_effects(spark, lake)
     assert latest == D2
@@ -129,3 +137,22 @@ def test_verdicts_are_drained_and_the_next_graph_splits(spark, tmp_path, monkeyp
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert [r["verdict"] for r in rows].count("different_people") == 2
     assert all(r["key_id"] == ks.api_key_id("ops") for r in rows)
+
+    # idgraph explain names the verdict and the edge it cut: the weakest scored one, and a
+    # login edge when the two cookies shared a login.
+    from idgraph.explain import explain
+
+    chain = explain(spark, settings, D2, ["s1/c1", "s1/c4"])
+    assert chain["linked"] is False and "are NOT linked" in chain["answer"]
+    assert [(e["from"], e["to"], e["score"], e["status"]) for e in chain["between"]] == [
+        ("s1/c2", "s1/c3", 0.6, "cut: feedback")
+    ]
+    rails = [g for c in chain["components"] for g in c["guardrails"]]
+    assert {g["kind"] for g in rails} == {"feedback cannot-link"}
+    assert all(g["verdicts"][0]["pair"] == ["s1/c1", "s1/c4"] for g in rails)
+    login = explain(spark, settings, D2, ["s2/m1", "s3/m2"])
+    assert [(e["kind"], e["login"], e["status"]) for e in login["between"]] == [
+        ("login", "dddddddd…", "cut: feedback")
+    ]
+    kept = explain(spark, settings, D2, ["s2/m3", "s2/m1"])
+    assert kept["linked"] is True and [e["score"] for e in kept["path"]] == [0.9]

@@ -168,3 +168,71 @@ def test_day2_ids_are_stable_and_churn_fails_the_gate(spark, lake_after_two_days
     assert day2.summary["gate"].startswith("FAILED")
     assert set(health) == set(HEALTH.fieldNames())
     assert "ID churn" in format_health(health)
+
+
+def test_explain_names_the_guardrails_of_day2(spark, lake_after_two_days) -> None:  # type: ignore[no-untyped-def]
+    from idgraph.explain import explain, render
+
+    lake, _ = lake_after_two_days
+    settings = load_settings(
+        lake={"root": lake.root},
+        graph={"max_component_size": 4, "generic_login_max_cookies": 3},
+    )
+    graph = _graph(spark, lake, D2)
+
+    # The chain was split at its 0.6 edge: over-merge protection, three steps of 0.05.
+    apart = explain(spark, settings, D2, ["s3/p1", "s3/p6"])
+    assert apart["linked"] is False and apart["path"] == []
+    assert "are NOT linked" in apart["answer"] and "never compared" in apart["answer"]
+    assert [(e["from"], e["to"], e["score"], e["status"]) for e in apart["between"]] == [
+        ("s3/p3", "s3/p4", 0.6, "cut: over-merge")
+    ]
+    rails = {c["unified_id"]: {g["kind"]: g for g in c["guardrails"]} for c in apart["components"]}
+    left = rails[graph["s3", "p1"]["unified_id"]]
+    assert left["over-merge split"]["step"] == 3
+    assert left["over-merge split"]["raised_thresholds"] == [0.65]
+    assert left["opt-out"]["pairs"] == 1  # s1/opt - s3/p1 at 0.99, dropped; never named
+    assert "s1/opt" not in str(left["opt-out"])
+
+    # Inside a part: the path is the kept edges; the scores are the stored ones.
+    joined = explain(spark, settings, D2, ["s3/p1", "s3/p3"])
+    assert joined["linked"] is True
+    assert [(e["from"], e["to"], e["kind"], e["score"]) for e in joined["path"]] == [
+        ("s3/p1", "s3/p2", "scored", 0.9),
+        ("s3/p2", "s3/p3", "scored", 0.9),
+    ]
+    # The day's model m1 is in no registry: said, not faked.
+    assert (
+        joined["model"]["contributions"]
+        == "model vm1 is not in the registry: no feature contributions"
+    )
+    assert all(e["contributions"] is None for e in joined["path"])
+
+    # A login edge and a scored one: the scored edge is the weakest; the hash is truncated.
+    person = explain(spark, settings, D2, ["s1/x", "s1/a1"])
+    assert [(e["kind"], e.get("login")) for e in person["path"]] == [
+        ("scored", None), ("login", "aaaaaaaa…"),
+    ]  # fmt: skip
+    assert person["weakest"] == 0 and "weakest edge is s1/x - s2/a2" in person["answer"]
+    assert LOGIN_A not in str(person)
+
+    # Two logins in one component: the 0.52 bridge to c1 was cut at the first raised step.
+    bridge = explain(spark, settings, D2, ["s5/z", "s6/c1"])
+    assert bridge["linked"] is False
+    assert "over-merge protection cut that edge (scored edges kept from 0.55" in bridge["answer"]
+
+    # A generic login links nobody; an opted-out cookie is said to be so, and nothing more.
+    generic = explain(spark, settings, D2, ["s4/g1", "s1/opt"])
+    assert generic["linked"] is False and "s1/opt opted out" in generic["answer"]
+    assert generic["cookies"][1] == {"cookie": "s1/opt", "status": "opted out"}
+    (rail,) = generic["components"][0]["guardrails"]
+    assert (rail["kind"], rail["cookies"], rail["login_hash"]) == ("generic login", 5, "ffffffff…")
+    unknown = explain(spark, settings, D2, ["s9/nobody"])
+    assert "is not in the graph of 2026-03-02" in unknown["answer"]
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    for part in render(apart):
+        console.print(part)
+    text = console.export_text()
+    assert "cut: over-merge" in text and "over-merge split" in text and "opt-out" in text

@@ -25,7 +25,9 @@ def _cookie(site: str, cookie: str, login: str | None = None) -> tuple:
     return tuple(row[name] for name in COOKIE_FEATURES.fieldNames())
 
 
-def _pair(l_site: str, l_cookie: str, r_site: str, r_cookie: str, **evidence: int) -> tuple:
+def _pair(
+    l_site: str, l_cookie: str, r_site: str, r_cookie: str, rank: int = 1, **evidence: int
+) -> tuple:
     values = dict.fromkeys(EVIDENCE_COLUMNS, 0) | {"hop_min_gap_s": NO_HOP_GAP} | evidence
     return (
         l_site,
@@ -36,7 +38,7 @@ def _pair(l_site: str, l_cookie: str, r_site: str, r_cookie: str, **evidence: in
         1.0,
         1,
         *(values[c] for c in EVIDENCE_COLUMNS),
-        1,  # evidence_rank
+        rank,  # evidence_rank
         1.0,  # evidence_share
     )
 
@@ -50,6 +52,8 @@ COOKIES = [
     _cookie("news", "la", LOGIN_A),
     _cookie("mail", "lb", LOGIN_B),
     _cookie("shop", "s3"),
+    _cookie("news", "n4"),
+    _cookie("mail", "m4"),
 ]
 PAIRS = [
     _pair("mail", "m1", "news", "n1", hops_300s=2, quiet_hops_300s=2, hop_days=1),  # hop
@@ -57,6 +61,8 @@ PAIRS = [
     _pair("mail", "m2", "news", "n2", hops_300s=5, hop_days=2),  # hops on a busy IP only
     _pair("news", "n2", "shop", "s3", quiet_codays=2),  # two days: not enough
     _pair("mail", "lb", "news", "la", hops_300s=1, quiet_hops_300s=1, hop_days=1),  # 2 logins
+    # a quiet hop, but both cookies have four better-evidenced candidates: an interleaving
+    _pair("mail", "m4", "news", "n4", rank=5, hops_300s=3, quiet_hops_300s=3, hop_days=1),
 ]
 
 
@@ -89,7 +95,16 @@ def test_rule_pairs_link_anonymous_cookies_without_a_model(spark, lake) -> None:
     assert len({uid["news", "n2"], uid["mail", "m2"], uid["shop", "s3"]}) == 3
     # never an edge between two different logins
     assert uid["news", "la"] != uid["mail", "lb"]
+    # a hop that is neither cookie's best evidence is left to the model
+    assert uid["news", "n4"] != uid["mail", "m4"]
     assert result.summary["probabilistic_edges"] == 1
+
+
+def test_a_hop_of_any_rank_links_when_asked(spark, lake) -> None:  # type: ignore[no-untyped-def]
+    result, graph = _graph(spark, lake, session_rule_max_evidence_rank=0)
+    uid = {k: v[0] for k, v in graph.items()}
+    assert uid["news", "n4"] == uid["mail", "m4"]
+    assert result.summary["probabilistic_edges"] == 2
 
 
 def test_co_present_days_link_when_asked(spark, lake) -> None:  # type: ignore[no-untyped-def]

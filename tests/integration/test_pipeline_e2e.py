@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -52,8 +53,8 @@ def history(spark, tmp_path_factory) -> tuple[Path, AppSettings, Any, list[Any]]
     Returns the lake root, the settings, the training result and the day reports.
     """
     root = tmp_path_factory.mktemp("e2e-lake")
-    simulate(str(root), START, DAYS, 400, 11, bad_rate=0.01)
-    # A 400-person world gives a weak first model that the production bar (precision 0.85 at
+    simulate(str(root), START, DAYS, 250, 11, bad_rate=0.01)
+    # A 250-person world gives a weak first model that the production bar (precision 0.85 at
     # a threshold chosen for 0.95) rightly refuses; this test is about the plumbing of the
     # champion path, so it lowers the bar. Quality is measured by `make eval`, not here.
     settings = load_settings(
@@ -279,6 +280,122 @@ def test_a_failing_training_is_recorded_and_exits_non_zero(history, tmp_path) ->
     failed = decisions[-1]
     assert failed["failed"] is True and failed["promoted"] is False
     assert failed["reason"] == said[0].strip()
+
+
+def test_explain_names_the_edge_path_and_its_contributions(  # type: ignore[no-untyped-def]
+    history, daily, spark, tmp_path, monkeypatch
+) -> None:
+    """``idgraph explain`` on the champion-scored last day: a sampled link's path of real edges
+    with the contributions of the model that scored it, two cookies apart, an unknown cookie,
+    and the health notebook's waterfall of that link."""
+    import re
+
+    import nbformat
+    from nbclient import NotebookClient
+    from typer.testing import CliRunner
+
+    from idgraph.cli import app
+    from idgraph.explain import explain
+
+    root, settings, _trained, _reports = history
+    lake = Lake(str(root))
+    # The command builds and stops its own session: here it gets the test session, kept.
+    monkeypatch.setattr("idgraph.pipeline.build_session", lambda settings: spark)
+    monkeypatch.setattr(spark, "stop", lambda: None)
+    runner = CliRunner()
+    args = ["explain", "--lake", str(root), "--date", LAST.isoformat()]
+    done = runner.invoke(app, [*args, "--sample", "--json"])
+    assert done.exit_code == 0, done.output
+    assert re.search(r"[0-9a-f]{64}", done.stdout) is None  # no whole login hash, ever
+    expl = json.loads(next(x for x in done.stdout.splitlines() if x.startswith("{")))
+    a, b = (c["cookie"] for c in expl["cookies"])
+    graph = {
+        f"{r.site_id}/{r.cookie_id}": r.unified_id
+        for r in read_partition(spark, lake, "identity_graph", LAST).collect()
+    }
+    assert expl["linked"] is True and graph[a] == graph[b] == expl["cookies"][0]["unified_id"]
+    assert a in expl["answer"] and "share unified ID" in expl["answer"]
+
+    # The path runs from a to b over edges the lake really holds.
+    scored = {
+        (f"{r.site_id_l}/{r.cookie_id_l}", f"{r.site_id_r}/{r.cookie_id_r}"): r
+        for r in read_partition(spark, lake, "scored_pairs", LAST)
+        .where(F.col("score") >= F.col("threshold"))
+        .collect()
+    }
+    logins = {
+        f"{r.site_id}/{r.cookie_id}": r.login_hash
+        for r in read_partition(spark, lake, "cookie_features", LAST).collect()
+    }
+    path = expl["path"]
+    assert path and path[0]["from"] == a and path[-1]["to"] == b
+    assert all(x["to"] == y["from"] for x, y in zip(path, path[1:], strict=False))
+    champion = load_champion(settings)
+    assert champion is not None
+    for edge in path:
+        assert graph[edge["from"]] == graph[edge["to"]] == graph[a]
+        pair = tuple(sorted((edge["from"], edge["to"])))
+        if edge["kind"] == "login":
+            assert logins[edge["from"]] == logins[edge["to"]]
+            assert logins[edge["from"]].startswith(edge["login"].rstrip("…"))
+        elif edge["kind"] == "scored":
+            assert edge["score"] == scored[pair].score  # type: ignore[index]
+            assert edge["model_version"] == str(champion.version)
+        else:
+            assert edge["kind"] == "session rule"
+    weakest = path[expl["weakest"]]
+    assert weakest["from"] in expl["answer"] and weakest["to"] in expl["answer"]
+
+    # The sampled pair is a kept scored edge: its contributions add up to its stored score.
+    direct = expl["direct_pair"]
+    assert tuple(sorted((a, b))) in scored and direct["score"] >= direct["threshold"]
+    explained = [e for e in path if e["kind"] == "scored"] + [direct]
+    for edge in explained:
+        c = edge["contributions"]
+        assert c is not None and c["matches_stored_score"] is True, edge
+        shown = [f["contribution"] for f in c["features"]]
+        assert len(shown) == settings.graph.explain_top_features
+        assert [abs(x) for x in shown] == sorted((abs(x) for x in shown), reverse=True)
+        assert c["bias"] + sum(shown) + c["rest"] == pytest.approx(c["margin"], abs=1e-4)
+        assert 1 / (1 + math.exp(-c["margin"])) == pytest.approx(edge["score"], abs=1e-5)
+        assert set(f["feature"] for f in c["features"]) <= set(champion.feature_columns)
+
+    # Two cookies of different components, in the readable table: said plainly.
+    other = min(k for k, u in graph.items() if u != graph[a])
+    apart = explain(spark, settings, LAST, [a, other])
+    assert apart["linked"] is False and apart["path"] == []
+    assert f"{a} and {other} are NOT linked" in apart["answer"]
+    table = runner.invoke(app, [*args, a, "nowhere.example/nobody"])
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.stdout.split())
+    assert f"{a} and nowhere.example/nobody are NOT linked" in text
+    assert "nowhere.example/nobody is not in the graph of" in text and "guardrails" in text
+
+    # The health notebook draws the sampled link as a waterfall.
+    sample = tmp_path / "sample.json"
+    sample.write_text(json.dumps(expl))
+    prefix = tmp_path / "jupyter"
+    subprocess.run(
+        [sys.executable, "-m", "ipykernel", "install", "--prefix", str(prefix), "--name",
+         "python3"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
+    monkeypatch.setenv("IDGRAPH_LAKE_ROOT", str(root))
+    monkeypatch.setenv("IDGRAPH_FIGURES_DIR", str(tmp_path / "figures"))
+    monkeypatch.setenv("IDGRAPH_EXPLAIN_JSON", str(sample))
+    notebook = nbformat.read(Path(__file__).parents[2] / "notebooks" / "graph_health.ipynb", 4)
+    NotebookClient(notebook, kernel_name="python3", timeout=120).execute()
+    said = "".join(
+        o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+    )  # fmt: skip
+    drawn = next(e for e in [*path, direct] if e.get("contributions"))
+    assert (
+        f"sampled link {drawn['from']} ~ {drawn['to']}: stored score {drawn['score']:.4f}" in said
+    )
+    assert f"logistic {drawn['score']:.4f}" in said
+    assert (tmp_path / "figures" / "link_waterfall.png").stat().st_size > 0
 
 
 def test_a_day_without_its_lost_model_is_degraded(history, daily, valkey, spark) -> None:  # type: ignore[no-untyped-def]

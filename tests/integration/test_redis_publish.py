@@ -75,6 +75,7 @@ def test_publish_serve_optout_republish_rollback(spark: Any, tmp_path: Path, ser
     first = run_publish(spark, settings, DAY)
     assert first.summary["cookies"] == N
     assert first.summary["redis_bytes_per_cookie"] < 64  # tiny graph: key overhead shows
+    assert 0 < first.summary["person_index_bytes_per_cookie"] < 64  # 300 people of 2 cookies
 
     with live_http(create_app(settings)) as base, httpx.Client(base_url=base) as http:
         body = http.get("/v1/identity/site-1/ck-00001", headers=H).json()
@@ -85,12 +86,18 @@ def test_publish_serve_optout_republish_rollback(spark: Any, tmp_path: Path, ser
             "confidence": 0.51,
             "graph_version": first.summary["version"],
         }
-        # Opt-outs: one cookie, and a login hash carried by ck-00000 and ck-00001.
+        # Opt-outs: a login hash carried by ck-00000 and ck-00001 (one person), and one
+        # cookie, which takes its person (ck-00004 and ck-00005) with it.
         response = http.post("/v1/optout", json={"login_hash": LOGIN}, headers=H)
         assert response.json() == {"status": "recorded", "kind": "login_hash", "removed": 2}
         optout = {"site_id": "site-2", "cookie_id": "ck-00005"}
-        assert http.post("/v1/optout", json=optout, headers=H).json()["removed"] == 1
-        gone = [("site-0", "ck-00000"), ("site-1", "ck-00001"), ("site-2", "ck-00005")]
+        assert http.post("/v1/optout", json=optout, headers=H).json()["removed"] == 2
+        gone = [
+            ("site-0", "ck-00000"),
+            ("site-1", "ck-00001"),
+            ("site-1", "ck-00004"),
+            ("site-2", "ck-00005"),
+        ]
         for site, cookie in gone:
             assert http.get(f"/v1/identity/{site}/{cookie}", headers=H).status_code == 404
 
@@ -130,7 +137,7 @@ def test_publish_serve_optout_republish_rollback(spark: Any, tmp_path: Path, ser
         assert second.summary["cookies"] == N - len(gone)
         drained = read_partition(spark, lake, "optouts", day2).collect()
         assert sorted((r.kind, r.cookie_id, r.login_hash) for r in drained) == [
-            ("cookie", "ck-00005", None),
+            *[("cookie", cookie, None) for _, cookie in gone],
             ("login_hash", None, LOGIN),
         ]
         client = redis.Redis(port=server.port)

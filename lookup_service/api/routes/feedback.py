@@ -53,7 +53,7 @@ async def _read_body(request: Request, limit: int, metrics: Metrics) -> bytes:
     response_model=FeedbackResponse,
     summary="Say that two cookies are different people, or the same person",
     openapi_extra=_body_doc(),
-    responses={code: ERROR_RESPONSES[code] for code in (401, 403, 413, 422, 429, 503)},
+    responses={code: ERROR_RESPONSES[code] for code in (400, 401, 403, 413, 422, 429, 503)},
 )
 async def feedback(
     request: Request,

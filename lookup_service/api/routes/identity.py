@@ -132,7 +132,7 @@ async def answer_lookup(state: Any, site_id: str, cookie_id: str, fmt: str) -> t
     "/batch",
     response_model=BatchResponse,
     summary="Unified ids of up to 1000 cookies, in request order",
-    responses={code: ERROR_RESPONSES[code] for code in (401, 422, 503)},
+    responses={code: ERROR_RESPONSES[code] for code in (400, 401, 422, 503)},
 )
 async def batch_identity(body: BatchRequest, store: StoreDep, metrics: MetricsDep) -> Any:
     """Look many cookies up in one pipelined Redis round trip; unknown ones have found=false."""

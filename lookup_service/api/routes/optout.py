@@ -1,4 +1,4 @@
-"""Opt-out: remove a cookie, or every cookie of a login, from the graph now and later."""
+"""Opt-out: remove the person of a cookie, or of a login hash, from the graph now and later."""
 
 from __future__ import annotations
 
@@ -17,14 +17,16 @@ router = APIRouter(prefix="/v1", tags=["optout"], dependencies=[ApiKeyDep])
     "/optout",
     response_model=OptoutResponse,
     summary="Opt a cookie or a login hash out",
-    responses={code: ERROR_RESPONSES[code] for code in (401, 422, 503)},
+    responses={code: ERROR_RESPONSES[code] for code in (400, 401, 422, 503)},
 )
 async def optout(body: OptoutRequest, store: StoreDep, metrics: MetricsDep) -> Any:
-    """Record the opt-out durably and delete the affected cookies from the live graph at once.
+    """Record the opt-out durably and remove the person from the live graph at once.
 
-    A cookie opt-out removes that cookie; a login-hash opt-out removes every cookie seen
-    logged in with it. The request is kept in Redis until the next daily publish
-    drains it into the lake table ``optouts``, which every later graph excludes.
+    A cookie opt-out removes every cookie of that cookie's unified ID; a login-hash opt-out
+    removes every cookie seen logged in with it and every cookie of their unified IDs.
+    ``removed`` counts the cookies that left the live graph. The request is kept in Redis
+    until the next daily drain moves it, with the person's cookies and login hashes, into
+    the lake table ``optouts``, which every later graph excludes.
     """
     kind: Literal["cookie", "login_hash"]
     if body.login_hash is not None:

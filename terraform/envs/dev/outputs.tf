@@ -34,6 +34,11 @@ output "redis_url_secret_arn" {
   value       = module.redis.url_secret_arn
 }
 
+output "ip_hash_key_secret_arn" {
+  description = "IDGRAPH_ETL_IP_HASH_KEY_SECRET_ARN (GitHub var IP_HASH_KEY_SECRET_ARN); put the key into it out of band."
+  value       = module.emr.ip_hash_key_secret_arn
+}
+
 output "graph_metrics_namespace" {
   description = "IDGRAPH_AWS_METRICS_NAMESPACE (GitHub var GRAPH_METRICS_NAMESPACE)."
   value       = local.graph_metrics_namespace

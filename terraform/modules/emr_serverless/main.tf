@@ -144,9 +144,47 @@ resource "aws_iam_role" "job" {
   tags               = var.tags
 }
 
+# The key of the ETL's keyed IP hashes (etl.ip_hash_key_secret_arn). Terraform creates the
+# secret without a value: an operator puts the value out of band (docs/operations.md), so the
+# key is in no state file and no code. Only the job role may read it.
+resource "aws_secretsmanager_secret" "ip_hash_key" {
+  #checkov:skip=CKV2_AWS_57:Rotating this key changes every IP hash of the lake; it is rotated by hand together with a rebuild of the feature window (docs/operations.md), not by a Lambda.
+  name                    = "${var.name}/etl-ip-hash-key"
+  description             = "Key of the keyed IP hashes of ${var.name} (IDGRAPH_ETL_IP_HASH_KEY_SECRET_ARN); value put out of band"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = 30
+  tags                    = var.tags
+}
+
+# Nobody but the job role reads the value, whatever their IAM policies allow.
+data "aws_iam_policy_document" "ip_hash_key" {
+  statement {
+    sid       = "OnlyTheJobRoleReadsTheKey"
+    effect    = "Deny"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.job.arn]
+    }
+  }
+}
+
+resource "aws_secretsmanager_secret_policy" "ip_hash_key" {
+  secret_arn = aws_secretsmanager_secret.ip_hash_key.arn
+  policy     = data.aws_iam_policy_document.ip_hash_key.json
+}
+
 # Least privilege: read raw events and code, read/write the lake and models, write logs,
-# read the one Valkey secret, put metrics in the graph's one namespace. Nothing else (no IAM,
-# no other buckets).
+# read the Valkey secret and the IP hash key, put metrics in the graph's one namespace.
+# Nothing else (no IAM, no other buckets).
 data "aws_iam_policy_document" "job" {
   statement {
     sid       = "ListOwnBuckets"
@@ -182,6 +220,12 @@ data "aws_iam_policy_document" "job" {
     sid       = "ReadValkeyUrl"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.redis_url_secret_arn]
+  }
+
+  statement {
+    sid       = "ReadIpHashKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.ip_hash_key.arn]
   }
 
   statement {

@@ -17,3 +17,8 @@ output "security_group_id" {
   description = "Security group of the job workers (allowed into Valkey)."
   value       = aws_security_group.jobs.id
 }
+
+output "ip_hash_key_secret_arn" {
+  description = "Secret holding the ETL's IP hash key (IDGRAPH_ETL_IP_HASH_KEY_SECRET_ARN); its value is put out of band."
+  value       = aws_secretsmanager_secret.ip_hash_key.arn
+}

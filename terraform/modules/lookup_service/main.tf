@@ -182,6 +182,8 @@ resource "aws_ecs_task_definition" "this" {
       { name = "IDGRAPH_REDIS_CLUSTER", value = "true" },
       { name = "IDGRAPH_PORT", value = tostring(var.container_port) },
       { name = "IDGRAPH_EIDS_SOURCE", value = var.eids_source },
+      # /docs, /redoc, /openapi.json answer 404: partners get the contract from us, not the ALB.
+      { name = "IDGRAPH_API_DOCS", value = "off" },
     ]
     secrets = [
       { name = "IDGRAPH_API_KEYS", valueFrom = aws_secretsmanager_secret.api_keys.arn },

@@ -1,4 +1,5 @@
-"""IP prefix and keyed hash, login hashes, truncation and URL fields, against Python oracles."""
+"""Keyed hashes of the IP network and address, login hashes, truncation and URL fields, against
+Python oracles."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def _random_ipv6(rng: random.Random) -> str:
     return rng.choice([address.compressed, address.exploded, address.compressed.upper()])
 
 
+def _network_hash(network: str, version: int) -> str:
+    """What ``ip_prefix`` holds: the version tag and the keyed hash of the network's text."""
+    digest = hmac.new(KEY, f"{normalize.NETWORK_DOMAIN}{network}".encode(), "sha256").hexdigest()
+    return f"v{version}:{digest}"
+
+
 def _ip_rows(spark, values):  # type: ignore[no-untyped-def]
     df = spark.createDataFrame([(v,) for v in values], "ip string")
     out = normalize.with_ip_fields(df, column="ip", key=KEY)
@@ -44,7 +51,8 @@ def test_ip_prefix_and_hash_match_python_ipaddress_and_hmac(spark) -> None:  # t
         canonical = str(address) if address.version == 4 else address.exploded
         row = rows[text]
         assert row.ip_version == address.version, text
-        assert row.ip_prefix == expected_prefix, text
+        assert row.ip_prefix == _network_hash(expected_prefix, address.version), text
+        assert expected_prefix.split("/")[0] not in row.ip_prefix, text
         assert row.ip_hash == hmac.new(KEY, canonical.encode(), "sha256").hexdigest(), text
 
 
@@ -65,7 +73,8 @@ def test_spellings_of_one_address_hash_alike_and_mapped_v4_is_v4(spark) -> None:
     )
     assert rows["::ffff:198.51.100.7"].ip_version == 4
     assert rows["::ffff:198.51.100.7"].ip_hash == rows["198.51.100.7"].ip_hash
-    assert rows["198.51.100.7"].ip_prefix == "198.51.100.0/24"
+    assert rows["198.51.100.7"].ip_prefix == _network_hash("198.51.100.0/24", 4)
+    assert rows["::ffff:198.51.100.7"].ip_prefix == rows["198.51.100.7"].ip_prefix
 
 
 INVALID_ADDRESSES = [

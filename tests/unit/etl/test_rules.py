@@ -1,9 +1,10 @@
-"""Every bad-input rule of DESIGN.md on hand-made raw lines: status, reason and warnings."""
+"""Every bad-input rule of docs/bad-input.md on hand-made raw lines: status, reason and warnings."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 
 import pytest
@@ -141,7 +142,9 @@ def test_visit_values_are_normalised(spark) -> None:  # type: ignore[no-untyped-
     assert rows["em"].login_hash == hashlib.sha256(b"ann@example.com").hexdigest()
     assert len(rows["lua"].user_agent) == 2048
     assert rows["nu"].city == "Caf\ufffd"
-    assert rows["offset"].ip_prefix == "203.0.113.0/24"
+    key = load_settings().etl.ip_hash_key.get_secret_value().encode()
+    network = hmac.new(key, b"net:203.0.113.0/24", "sha256").hexdigest()
+    assert rows["offset"].ip_prefix == f"v4:{network}"  # the network's keyed hash, not its text
     assert all(r.raw is None for r in rows.values())
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 
 from idgraph import keyspace as ks
-from idgraph.embedded import graph_server_config, start_server
 from idgraph.settings import load_settings
 from spark_jobs.common.feedback import cannot_links, feedback_labels, read_feedback
 from spark_jobs.common.feedback_drain import drain_feedback
@@ -18,15 +16,6 @@ from spark_jobs.common.paths import Lake
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]
 D1, D2 = dt.date(2026, 5, 1), dt.date(2026, 5, 2)
-
-
-@pytest.fixture()
-def client() -> Iterator[redis.Redis]:
-    server = start_server(config=graph_server_config())
-    c = redis.Redis(port=server.port)
-    yield c
-    c.close()
-    server.terminate()
 
 
 def _send(client: redis.Redis, a: str, b: str, verdict: str, at: str, key: str = "k1") -> None:

@@ -183,3 +183,24 @@ def test_a_degraded_day_fails_the_gate_and_says_so_first() -> None:
 def test_generic_limit_may_not_exceed_cap() -> None:
     with pytest.raises(ValueError, match="generic_login_max_cookies"):
         GraphSettings(max_component_size=10, generic_login_max_cookies=11)
+
+
+def test_a_quiet_day_always_fails_the_gate_and_a_visit_drop_fails_with_history() -> None:
+    quiet = evaluate_gate(HEALTHY, HISTORY, SETTINGS, visits=0, history_visits=[])
+    assert not quiet.passed
+    assert quiet.failures == [
+        "visit volume: no visits today (the raw partition holds no lines); the graph only "
+        "repeats the feature window's earlier days"
+    ]
+    history = [1_000, 1_100, 900]
+    dropped = evaluate_gate(HEALTHY, HISTORY, SETTINGS, visits=400, history_visits=history)
+    assert dropped.failures == [
+        f"visit volume: 400 visits, below 500 (median 1,000 of the last 3 days - "
+        f"{SETTINGS.gate_volume_band:.0%})"
+    ]
+    for fine in (
+        {"visits": 600, "history_visits": history},  # within the band
+        {"visits": 10, "history_visits": [1_000, 0]},  # too little history: no band check
+        {"visits": None, "history_visits": history},  # no reconciliation: nothing to say
+    ):
+        assert evaluate_gate(HEALTHY, HISTORY, SETTINGS, **fine).passed, fine  # type: ignore[arg-type]

@@ -60,12 +60,20 @@ def test_local_etl_command_runs_the_entrypoint_with_spark_submit(tmp_path: Path)
     ]  # fmt: skip
 
 
-def test_only_publish_gets_the_redis_target_and_daily_adds_publish() -> None:
+def test_only_drain_and_publish_get_the_redis_target_and_daily_adds_them() -> None:
     jobs = plan_jobs("daily", DAY, "/l", redis_url="redis://h:1", force=True)
-    assert [j.stage for j in jobs] == ["daily", "publish"]
-    assert "--redis-url" not in jobs[0].arguments()
-    assert jobs[1].arguments()[-3:] == ["--redis-url", "redis://h:1", "--force"]
+    assert [j.stage for j in jobs] == ["drain", "daily", "publish"]
+    assert jobs[0].arguments()[-2:] == ["--redis-url", "redis://h:1"]  # no --force: not publish
+    assert "--redis-url" not in jobs[1].arguments()
+    assert jobs[2].arguments()[-3:] == ["--redis-url", "redis://h:1", "--force"]
     assert [j.stage for j in plan_jobs("daily", DAY, "/l", publish=False)] == ["daily"]
+    broken = plan_jobs("daily", DAY, "/l", break_lock=True)
+    # The drain is the first job to take the publish lock: it breaks it; the chain never
+    # takes it, and the publish an hour later must not break a publish started meanwhile.
+    assert broken[0].arguments()[-1] == "--break-lock"
+    assert "--break-lock" not in broken[1].arguments() + broken[2].arguments()
+    alone = plan_jobs("publish", DAY, "/l", redis_url="redis://h:1", break_lock=True)
+    assert alone[0].arguments()[-3:] == ["--redis-url", "redis://h:1", "--break-lock"]
 
 
 def test_child_env_uses_this_interpreter_and_keeps_settings() -> None:

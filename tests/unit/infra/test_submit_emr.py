@@ -159,16 +159,18 @@ def test_daily_chain_succeeds_and_reads_driver_results(aws: dict[str, Any]) -> N
     settings = load_settings(aws=aws["settings"].model_dump())
     outcomes = run_jobs(jobs, Target.emr, settings, on_state=on_state)
 
-    assert [o.job.stage for o in outcomes] == ["daily", "publish"]
+    assert [o.job.stage for o in outcomes] == ["drain", "daily", "publish"]
     assert all(o.ok and o.state == "SUCCESS" for o in outcomes)
-    assert seen == [("daily", "SUCCESS"), ("publish", "SUCCESS")]
-    assert outcomes[0].results == [
+    assert seen == [("drain", "SUCCESS"), ("daily", "SUCCESS"), ("publish", "SUCCESS")]
+    assert outcomes[1].results == [
         {"stage": "daily", "ok": True, "summary": {"rows": 7}, "error": None}
     ]
     runs = aws["emr"].list_job_runs(applicationId=aws["app_id"])["jobRuns"]
     names = sorted(r["name"] for r in runs)
-    assert names == ["idgraph-daily-2024-03-05", "idgraph-publish-2024-03-05"]
-    stored = aws["emr"].get_job_run(applicationId=aws["app_id"], jobRunId=outcomes[1].job_id)
+    assert names == [
+        "idgraph-daily-2024-03-05", "idgraph-drain-2024-03-05", "idgraph-publish-2024-03-05"
+    ]  # fmt: skip
+    stored = aws["emr"].get_job_run(applicationId=aws["app_id"], jobRunId=outcomes[2].job_id)
     assert stored["jobRun"]["executionRole"] == ROLE
 
 
@@ -187,13 +189,13 @@ def test_failed_step_stops_the_chain_with_reason_and_logs(
         run_jobs(plan_jobs("daily", DAY, "s3://l/lake"), Target.emr, settings, on_state=on_state)
 
     outcome = info.value.outcome
-    assert states == ["daily:SUCCESS", "publish:RUNNING", "publish:FAILED"]
+    assert states == ["drain:SUCCESS", "daily:SUCCESS", "publish:RUNNING", "publish:FAILED"]
     assert outcome.job.stage == "publish" and outcome.state == "FAILED" and not outcome.ok
     assert outcome.reason == FAILURE
     assert outcome.log_location == (
         f"s3://idgraph-dev-logs/emr/applications/{aws['app_id']}/jobs/{outcome.job_id}/SPARK_DRIVER/"
     )
-    assert [o.job.stage for o in info.value.completed] == ["daily"]  # type: ignore[attr-defined]
+    assert [o.job.stage for o in info.value.completed] == ["drain", "daily"]  # type: ignore[attr-defined]
 
 
 def test_cli_exits_non_zero_and_prints_reason_and_log_location(

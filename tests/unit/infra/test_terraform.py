@@ -258,3 +258,38 @@ def test_checkov_passes(checkov_report: dict[str, Any]) -> None:
     assert not failed, "\n".join(failed)
     assert passed > 300, checkov_report["stderr"][-2000:]
     assert checkov_report["returncode"] == 0
+
+
+def test_the_ip_hash_key_secret_has_no_value_in_terraform_and_only_the_job_role_reads_it() -> None:
+    """The ETL reads its IP key from this secret (spark_jobs/etl/ip_key.py); the value is put
+    out of band, so it is in no state file and no code."""
+    emr = TERRAFORM / "modules" / "emr_serverless"
+    main = _load(emr / "main.tf")
+    secret = _resources(main, "aws_secretsmanager_secret")["ip_hash_key"]
+    assert secret["kms_key_id"] == "${var.kms_key_arn}"
+    for path in TF_FILES:  # no version, no random value for it anywhere
+        text = path.read_text()
+        assert "aws_secretsmanager_secret.ip_hash_key.id" not in text, path
+        versions = _resources(_load(path), "aws_secretsmanager_secret_version")
+        assert not [v for v in versions.values() if "ip_hash_key" in str(v)], path
+    arn = "${aws_secretsmanager_secret.ip_hash_key.arn}"
+    statements = _data(main, "aws_iam_policy_document")["job"]["statement"]
+    readers = [s for s in statements if arn in s["resources"]]
+    assert [
+        (_unquote(s["sid"]), [_unquote(a) for a in s["actions"]], s["resources"]) for s in readers
+    ] == [("ReadIpHashKey", ["secretsmanager:GetSecretValue"], [arn])]
+    (deny,) = _data(main, "aws_iam_policy_document")["ip_hash_key"]["statement"]
+    assert _unquote(deny["effect"]) == "Deny"
+    assert [_unquote(a) for a in deny["actions"]] == ["secretsmanager:GetSecretValue"]
+    (condition,) = deny["condition"]
+    assert _unquote(condition["test"]) == "StringNotEquals"
+    assert _unquote(condition["variable"]) == "aws:PrincipalArn"
+    assert condition["values"] == ["${aws_iam_role.job.arn}"]
+    policy = _resources(main, "aws_secretsmanager_secret_policy")["ip_hash_key"]
+    assert policy["secret_arn"] == arn
+    module_outputs = _blocks(_load(emr / "outputs.tf"), "output")
+    assert module_outputs["ip_hash_key_secret_arn"]["value"] == arn
+    for root in ENV_ROOTS:
+        outputs = _blocks(_load(root / "outputs.tf"), "output")
+        value = outputs["ip_hash_key_secret_arn"]["value"]
+        assert value == "${module.emr.ip_hash_key_secret_arn}", root.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import string
 
@@ -138,7 +139,8 @@ def test_live_pointer_golden() -> None:
     raw = ks.encode_live(live, None)
     assert raw == (
         b'{"live":{"buckets":5000,"cookies":10,"day":"","format":2,"login_buckets":7,'
-        b'"name":"20240105.3","published_at":"","status":"live"},"previous":null}'
+        b'"name":"20240105.3","person_buckets":0,"published_at":"","status":"live"},'
+        b'"previous":null}'
     )
     assert ks.decode_live(raw) == (live, None)
     assert ks.decode_live(None) == (None, None)
@@ -167,12 +169,32 @@ def test_bucket_count_and_version_name() -> None:
 
 
 def test_keys_of_a_version() -> None:
-    version = ks.GraphVersion("20240105.1", buckets=2, login_buckets=1)
+    version = ks.GraphVersion("20240105.1", buckets=2, login_buckets=1, person_buckets=1)
     assert list(version.keys()) == [
         b"idg:c:20240105.1:0",
         b"idg:c:20240105.1:1",
         b"idg:l:20240105.1:0",
+        b"idg:p:20240105.1:0",
     ]
+
+
+def test_person_index_location() -> None:
+    version = ks.GraphVersion("20240105.3", buckets=5000, person_buckets=7)
+    digest = ks.person_digest("u_3fa85f6457174562")
+    assert (
+        digest
+        == hashlib.blake2b(b"u_3fa85f6457174562", digest_size=16, person=b"idg-person").digest()
+    )
+    key, field = ks.person_location(version, "u_3fa85f6457174562")  # type: ignore[misc]
+    assert key == f"idg:p:20240105.3:{int.from_bytes(digest[:8], 'big') % 7}".encode()
+    assert field == digest[8:]
+    # A version published before the person index: no location, the opt-out names one cookie.
+    assert ks.person_location(ks.GraphVersion("20240105.3", buckets=5), "u_1") is None
+
+
+def test_versions_without_a_person_index_still_load() -> None:
+    old = {"name": "20240105.1", "buckets": 3, "login_buckets": 1, "format": 1}
+    assert ks.GraphVersion.from_dict(old).person_buckets == 0
 
 
 def test_optout_entry() -> None:

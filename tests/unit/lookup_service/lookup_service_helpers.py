@@ -23,18 +23,28 @@ def write_graph(
     name: str,
     logins: dict[str, list[tuple[str, str]]] | None = None,
     fill: int = 4,
+    people: bool = True,
 ) -> ks.GraphVersion:
     """Write ``rows`` (site, cookie, unified id, confidence[, household id]) as version
     ``name`` and switch to it.
 
     The same keyspace calls as the Spark loader, in plain Python, so service tests need no JVM.
+    ``people=False`` writes a version as published before the person index existed.
     """
+    members: dict[str, list[bytes]] = {}
+    for site, cookie, uid, *_ in rows:
+        members.setdefault(uid, []).append(ks.cookie_digest(site, cookie))
+    shared = {uid: d for uid, d in members.items() if len(d) > 1} if people else {}
     version = ks.GraphVersion(
         name=name,
         buckets=ks.bucket_count(len(rows), fill),
         login_buckets=ks.bucket_count(len(logins), fill) if logins else 0,
+        person_buckets=ks.bucket_count(len(shared), fill) if shared else 0,
         cookies=len(rows),
     )
+    for uid, digests in shared.items():
+        key, field = ks.person_location(version, uid)  # type: ignore[misc]
+        client.hset(key, field, ks.encode_digests(digests))
     for site, cookie, uid, conf, *household in rows:
         key, field = ks.cookie_location(version, site, cookie)
         client.hset(key, field, ks.encode_value(uid, conf, *household))

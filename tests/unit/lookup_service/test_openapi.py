@@ -75,3 +75,16 @@ def test_protected_operations_declare_the_api_key(spec: dict[str, Any]) -> None:
         for op in operations.values():
             secured = "security" in op
             assert secured == path.startswith("/v1/"), path
+
+
+def test_optout_body_is_one_of_two_forms(spec: dict[str, Any]) -> None:
+    body = spec["paths"]["/v1/optout"]["post"]["requestBody"]["content"]["application/json"]
+    forms = _resolve(spec, body["schema"])["oneOf"]
+    assert [sorted(f["required"]) for f in forms] == [["cookie_id", "site_id"], ["login_hash"]]
+
+
+def test_every_body_operation_documents_the_unparsable_body(spec: dict[str, Any]) -> None:
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            if "requestBody" in op:
+                assert "400" in op["responses"], f"{method} {path}"

@@ -1,4 +1,4 @@
-"""An independent, line-by-line reading of DESIGN.md's bad-input table, for checking counts.
+"""An independent, line-by-line reading of docs/bad-input.md's table, for checking counts.
 
 Deliberately written without the simulator's code: it classifies raw lines the way the ETL
 must, so a disagreement with ``truth/injected/dt=D/counts.json`` is a real bug on one side.

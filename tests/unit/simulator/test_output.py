@@ -88,7 +88,7 @@ def test_counts_match_the_files_exactly(lake: Path) -> None:
             + recon["no_consent_dropped"]
             + recon["quarantined"]
         )
-        # Every kind of DESIGN.md's table is present (re-deliveries need a previous day).
+        # Every kind of docs/bad-input.md's table is present (re-deliveries need a previous day).
         wanted = set(BAD_RECORD_KINDS) - ({"duplicate_prev_day"} if offset == 0 else set())
         assert wanted <= {k for k, v in counts["injected"].items() if v > 0}
         previous = {e["event_id"] for e in kept}
