@@ -164,7 +164,9 @@ def person_location(version: GraphVersion, unified_id: str) -> tuple[bytes, byte
     if version.person_buckets <= 0:
         return None
     digest = person_digest(unified_id)
-    return person_key(version.name, bucket_of(digest, version.person_buckets)), field_of(digest)
+    return person_key(version.name, bucket_of(digest, version.person_buckets)), field_of(
+        digest, version.format
+    )
 
 
 def quantize_confidence(confidence: float) -> int:

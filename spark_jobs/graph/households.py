@@ -67,32 +67,51 @@ class HouseholdResult:
     evidence: bool
 
 
-def residential_network(*, max_network_cookies: int, min_weekend_share: float) -> Column:
-    """Rule over a network's window figures (``n_cookies``, ``cookie_days``,
-    ``weekend_cookie_days``): few cookies, and active at weekends."""
+def residential_network(
+    *, max_network_cookies: int, min_weekend_share: float, max_network_agents: int = 0
+) -> Column:
+    """Rule over a network's window figures (``n_cookies``, ``n_agents``, ``cookie_days``,
+    ``weekend_cookie_days``): few cookies, few browsers (``max_network_agents``, 0: any), and
+    active at weekends."""
     share = F.col("weekend_cookie_days") / F.greatest(F.col("cookie_days"), F.lit(1))
-    return (F.col("n_cookies") <= max_network_cookies) & (share >= min_weekend_share)
+    rule = (F.col("n_cookies") <= max_network_cookies) & (share >= min_weekend_share)
+    if max_network_agents:
+        rule = rule & (F.col("n_agents") <= max_network_agents)
+    return rule
 
 
-def home_member(*, min_days: int) -> Column:
-    """Rule over a cookie's use of a network (``n_days``): seen there on ``min_days``+ days."""
-    return F.col("n_days") >= min_days
+def home_member(*, min_days: int, max_rank: int = 0) -> Column:
+    """Rule over a cookie's use of a network (``n_days``, ``network_rank``): seen there on
+    ``min_days``+ days, and the network among the cookie's ``max_rank`` most used (0: any)."""
+    rule = F.col("n_days") >= min_days
+    if max_rank:
+        rule = rule & (F.col("network_rank") <= max_rank)
+    return rule
 
 
 def memberships(features: DataFrame) -> DataFrame | None:
-    """``site_id``, ``cookie_id``, ``network``, ``n_days``, ``weekend_days`` from
-    ``cookie_features`` (None when it has no ``home_networks``)."""
+    """``site_id``, ``cookie_id``, ``ua_hash``, ``network``, ``n_days``, ``weekend_days`` and
+    ``network_rank`` (1: the network the cookie used on the most days) from ``cookie_features``
+    (None when it has no ``home_networks``)."""
     if "home_networks" not in features.columns:
         return None
-    return features.select(*KEYS, F.inline("home_networks")).select(
-        *KEYS, "network", "n_days", "weekend_days"
+    agent = F.col("ua_hash") if "ua_hash" in features.columns else F.lit(None).cast("string")
+    by_use = Window.partitionBy(*KEYS).orderBy(
+        F.col("n_days").desc(), F.col("n_events").desc(), F.col("network")
+    )
+    return (
+        features.select(*KEYS, agent.alias("ua_hash"), F.inline("home_networks"))
+        .withColumn("network_rank", F.row_number().over(by_use))
+        .select(*KEYS, "ua_hash", "network", "n_days", "weekend_days", "network_rank")
     )
 
 
 def network_figures(used: DataFrame) -> DataFrame:
-    """Per network: ``n_cookies``, ``cookie_days`` and ``weekend_cookie_days`` over the window."""
+    """Per network: ``n_cookies``, ``n_agents`` (distinct user-agent strings),
+    ``cookie_days`` and ``weekend_cookie_days`` over the window."""
     return used.groupBy("network").agg(
         F.count(F.lit(1)).alias("n_cookies"),  # one row per (cookie, network) already
+        F.count_distinct("ua_hash").alias("n_agents"),
         F.sum("n_days").alias("cookie_days"),
         F.sum("weekend_days").alias("weekend_cookie_days"),
     )
@@ -117,6 +136,9 @@ def build_households(
     max_network_cookies: int,
     max_household_cookies: int,
     cc_options: dict[str, Any],
+    max_network_agents: int = 0,
+    max_network_rank: int = 0,
+    max_household_networks: int = 0,
 ) -> HouseholdResult:
     """Group the day's person components into households.
 
@@ -128,6 +150,10 @@ def build_households(
         max_network_cookies: a network with more cookies is skipped (counted).
         max_household_cookies: a household with more cookies is dissolved (counted).
         cc_options: keyword arguments of ``connected_components``.
+        max_network_agents: a network with more distinct user agents is not a home (0: any).
+        max_network_rank: only a cookie's this many most-used networks make it a member.
+        max_household_networks: a household joined over more home networks than this is a
+            chain of wrong person links, not a home: dissolved like an oversized one (0: any).
 
     Returns:
         ``HouseholdResult``.
@@ -148,11 +174,13 @@ def build_households(
     assert skipped is not None
     homes = figures.where(
         residential_network(
-            max_network_cookies=max_network_cookies, min_weekend_share=min_weekend_share
+            max_network_cookies=max_network_cookies,
+            min_weekend_share=min_weekend_share,
+            max_network_agents=max_network_agents,
         )
     ).select("network")
     members = (
-        used.where(home_member(min_days=min_days))
+        used.where(home_member(min_days=min_days, max_rank=max_network_rank))
         .join(homes, "network", "left_semi")
         .select("person", "network")
         .distinct()
@@ -183,14 +211,27 @@ def build_households(
         F.count(F.lit(1)).alias("_size"),
         F.count_distinct("person").alias("_persons"),
     )
-    grouped = cookies.join(per_cc, "_cc").localCheckpoint()
+    homes_per_cc = (
+        labels.join(edges.select(F.col("dst").alias("id")).distinct(), "id", "left_semi")
+        .groupBy(F.col("component").alias("_cc"))
+        .agg(F.count(F.lit(1)).alias("_homes"))
+    )
+    grouped = (
+        cookies.join(per_cc, "_cc")
+        .join(homes_per_cc, "_cc", "left")
+        .withColumn("_homes", F.coalesce("_homes", F.lit(0)))
+        .localCheckpoint()
+    )
     too_big = F.col("_size") > max_household_cookies
+    if max_household_networks:
+        too_big = too_big | (F.col("_homes") > max_household_networks)
     dissolved = grouped.where(too_big).select("_label").distinct().count()
     if dissolved:
         log.warning(
-            "households: %d above %d cookies dissolved into their persons",
+            "households: %d above %d cookies or %d home networks dissolved into their persons",
             dissolved,
             max_household_cookies,
+            max_household_networks,
         )
     kept = grouped.where(~too_big).select(
         *KEYS,

@@ -355,6 +355,9 @@ def run_graph(
         max_network_cookies=gs.household_max_network_cookies,
         max_household_cookies=gs.household_max_cookies,
         cc_options=cc_options,
+        max_network_agents=gs.household_max_network_agents,
+        max_network_rank=gs.household_max_network_rank,
+        max_household_networks=gs.household_max_networks,
     )
     had_households = yesterday is not None and "household_id" in yesterday.columns
     graph = assign_household_ids(

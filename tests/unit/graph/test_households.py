@@ -184,3 +184,88 @@ def test_household_ids_are_stable_across_two_days(spark) -> None:  # type: ignor
         r.cookie_id: r.household_id for r in assign_household_ids(day2, yesterday, day=D2).collect()
     }
     assert again == {k: r["household_id"] for k, r in second.items()}
+
+
+AGENT_SCHEMA = (
+    "site_id string, cookie_id string, ua_hash string, home_networks array<struct<"
+    "network:string, n_days:long, weekend_days:long, n_events:long>>"
+)
+
+
+def _agent_world(spark):  # type: ignore[no-untyped-def]
+    """Three little worlds for the rules that keep a household to one home:
+
+    - ``visit``: b's third most-used network is a's home (b lives elsewhere, visits often);
+    - ``busy``: a and b share a network that twelve browsers use (an office open at weekends);
+    - ``chain``: persons c0..c5 in a row, each pair sharing its own home (five networks), and
+      persons k0..k3 the same with three networks.
+    """
+    rows: list[tuple[str, str, str, list[tuple[str, int, int]]]] = [
+        ("visit", "a", "ua-a", [("n4:visit-home", 9, 3)]),
+        (
+            "visit",
+            "b",
+            "ua-b",
+            [("n4:b-home", 20, 6), ("n6:b-home", 15, 4), ("n4:visit-home", 4, 1)],
+        ),
+        ("busy", "a", "ua-1", [("n4:busy", 9, 3)]),
+        ("busy", "b", "ua-2", [("n4:busy", 8, 2)]),
+        *[("busy", f"f{i}", f"ua-f{i}", [("n4:busy", 1, 1)]) for i in range(10)],
+    ]
+    for name, n in (("c", 6), ("k", 4)):
+        for i in range(n):
+            nets = [(f"n4:{name}{j}", 9, 3) for j in (i - 1, i) if 0 <= j < n - 1]
+            rows.append(("chain", f"{name}{i}", f"ua-{name}{i}", nets))
+    features = [
+        {
+            "site_id": site,
+            "cookie_id": cookie,
+            "ua_hash": ua,
+            "home_networks": [
+                {"network": net, "n_days": d, "weekend_days": w, "n_events": 10 * d}
+                for net, d, w in nets
+            ],
+        }
+        for site, cookie, ua, nets in rows
+    ]
+    persons = [(site, cookie, i) for i, (site, cookie, _, _) in enumerate(rows, start=1)]
+    return (
+        spark.createDataFrame(persons, "site_id string, cookie_id string, person long"),
+        spark.createDataFrame(features, AGENT_SCHEMA),
+    )
+
+
+@pytest.mark.parametrize(
+    ("rank", "agents", "networks", "visit", "busy", "long_chain", "short_chain"),
+    [
+        (0, 0, 0, True, True, True, True),  # every rule off: everything joins
+        (2, 0, 0, False, True, True, True),  # a third network makes no member
+        (0, 8, 0, True, False, True, True),  # twelve browsers are not a home
+        (0, 0, 4, True, True, False, True),  # five homes in a row are a chain, not a home
+        (2, 8, 4, False, False, False, True),  # the defaults' shape
+    ],
+)
+def test_a_household_is_one_home(  # type: ignore[no-untyped-def]
+    spark, rank, agents, networks, visit, busy, long_chain, short_chain
+) -> None:
+    persons, features = _agent_world(spark)
+    result = build_households(
+        persons,
+        features,
+        min_days=MIN_DAYS,
+        min_weekend_share=MIN_WEEKEND_SHARE,
+        max_network_cookies=100,
+        max_household_cookies=100,
+        cc_options={"implementation": "dataframe"},
+        max_network_agents=agents,
+        max_network_rank=rank,
+        max_household_networks=networks,
+    )
+    hh = {(r.site_id, r.cookie_id): r.household for r in result.households.collect()}
+    assert (hh["visit", "a"] == hh["visit", "b"]) is visit
+    assert (hh["busy", "a"] == hh["busy", "b"]) is busy
+    assert (len({hh["chain", f"c{i}"] for i in range(6)}) == 1) is long_chain
+    if not long_chain:  # dissolved: every person alone, and counted
+        assert len({hh["chain", f"c{i}"] for i in range(6)}) == 6
+        assert result.dissolved == 1
+    assert (len({hh["chain", f"k{i}"] for i in range(4)}) == 1) is short_chain
