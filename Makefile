@@ -9,16 +9,14 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 DEMO_LAKE ?= demo-lake
 PYTEST_ARGS ?=
 
-export OMP_WAIT_POLICY := PASSIVE
-export SPARK_LOCAL_IP := 127.0.0.1
-export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
-export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
+# PYSPARK_PYTHON, SPARK_LOCAL_IP, OMP_WAIT_POLICY, …: each Python entry point sets them
+# (idgraph/settings/process_env.py), so `idgraph …` run without make behaves the same.
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
 
-.PHONY: install install-tools demo test lint format bench eval build-emr clean help
+.PHONY: install install-tools demo test test-fast lint format bench eval build-emr clean help
 
 help:
-	@echo "make demo | test | lint | bench | eval | install | build-emr | clean"
+	@echo "make demo | test | test-fast | lint | bench | eval | install | build-emr | clean"
 
 # Idempotent: re-runs only when the lock files or pyproject change.
 install: $(STAMP)
@@ -42,6 +40,11 @@ demo: install
 
 test: install install-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop: the unit tests that start no JVM (marked `spark` or using its session)
+# and no end-to-end run (`slow`); well under two minutes. `make test` still runs everything.
+test-fast: install install-tools
+	$(BIN)/python -m pytest tests/unit -m "not slow and not spark" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         try:
             figures = importlib.import_module(f"benchmarks.bench_{name}").run(quick=args.quick)
-        except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others
+        except Exception:  # one broken benchmark must not hide the others
             traceback.print_exc()
             failures += 1
             continue

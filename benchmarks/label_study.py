@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import machine
+from idgraph.settings.process_env import configure_process_env
 
 RESULTS = Path(__file__).parent / "results"
 KEYS = ["site_id_l", "cookie_id_l", "site_id_r", "cookie_id_r"]
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pairs", type=int, default=2_000_000)
     parser.add_argument("--target-precision", type=float, default=0.95)
     args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    configure_process_env()  # before xgboost loads OpenMP
 
     from idgraph.pipeline import build_session
     from idgraph.settings import load_settings

@@ -149,9 +149,9 @@ def stage_main(
     try:
         result = run(spark, settings, dt.date.fromisoformat(args.day))
         summary = {"stage": result.stage, "skipped": result.skipped, "note": result.note}
-        print(json.dumps(summary | result.summary, default=str))  # noqa: T201 - step log
+        print(json.dumps(summary | result.summary, default=str))  # the step log
     except StageFailed as exc:  # one readable line in the step log, and a failed step
-        print(json.dumps({"stage": exc.stage, "failed": exc.message}))  # noqa: T201
+        print(json.dumps({"stage": exc.stage, "failed": exc.message}))
         raise SystemExit(1) from exc
     finally:
         spark.stop()

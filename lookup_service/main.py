@@ -1,18 +1,21 @@
 """The lookup service application: ``create_app(settings)``.
 
-Run with ``idgraph serve`` (which starts the lake's embedded Valkey when no URL is given), or
-``uvicorn --factory lookup_service.main:create_app`` with ``IDGRAPH_REDIS_URL`` set.
+Run with ``idgraph serve`` (which starts the lake's embedded Valkey when no URL is given, and
+runs ``create_served_app``), or ``uvicorn --factory lookup_service.main:create_app`` with
+``IDGRAPH_REDIS_URL`` set.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from idgraph.settings import AppSettings
+from idgraph.settings import AppSettings, settings_from_json
+from idgraph.settings.environment import SETTINGS_JSON_ENV
 from lookup_service.api import errors
 from lookup_service.api.deps import get_settings
 from lookup_service.api.routes import docs, feedback, health, identity, optout
@@ -74,3 +77,13 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     app.add_middleware(FastLookup)  # inside the latency middleware: its calls are timed too
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app of ``idgraph serve``'s uvicorn workers: the settings ``serve`` validated.
+
+    uvicorn starts its workers (processes of their own) from an import string, so ``serve``
+    cannot hand them an object: it puts every setting, as JSON, into ``IDGRAPH_SETTINGS_JSON``
+    (``idgraph.settings.settings_json``), and this factory builds the app from that alone.
+    """
+    return create_app(settings_from_json(os.environ[SETTINGS_JSON_ENV]))

@@ -117,7 +117,7 @@ class GraphStore:
                 self.breaker.success()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - keep following whatever went wrong
+            except Exception as exc:  # keep following whatever went wrong
                 self.breaker.failure()
                 log.debug("live pointer refresh failed: %s", exc)
             await asyncio.sleep(interval)

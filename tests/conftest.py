@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-# Before any JVM starts: workers must use this interpreter; no reverse-DNS of the host.
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-# XGBoost's OpenMP threads spin while Spark's JVM wants the same two cores.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from idgraph.settings.process_env import configure_process_env
+
+# Before any test imports xgboost or starts a JVM (and for the processes tests start).
+configure_process_env()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the SparkSession (``spark``, directly or through a fixture)
+    ``spark``, declared or not, so ``-m "not spark"`` (``make test-fast``) starts no JVM."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -50,14 +49,19 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from idgraph.settings import AppSettings
-from spark_jobs.common.io import partition_exists, path_exists, read_partition, read_range
+from spark_jobs.common.io import (
+    partition_exists,
+    path_exists,
+    read_partition,
+    read_range,
+    write_text,
+)
 from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS, pair_ordered
 from training.metrics import prf
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OUT = os.path.join("benchmarks", "results", "eval.json")
 TARGETS = {
     "graph_precision": 0.95,
     "anonymous_reach": 0.25,
@@ -807,7 +811,7 @@ def run_evaluation(
     settings: AppSettings,
     day: dt.date,
     *,
-    out: str | None = DEFAULT_OUT,
+    out: str | None = None,
     hide_logins: float | None = None,
     seed: int = 1,
     work_root: str | None = None,
@@ -822,7 +826,8 @@ def run_evaluation(
     no truth, so a production lake gets that part alone.
 
     Args:
-        out: JSON file to write (local path); None to skip.
+        out: JSON file to write (local or ``s3://``); None: ``<lake>/evaluation/<D>.json``.
+            Only ``make eval`` writes the committed ``benchmarks/results/eval.json``.
         hide_logins: share of the logged-in people whose logins are hidden; None: no rebuild.
         seed: picks the hidden logins (same seed, same people).
         work_root: the rebuild's work lake (default under the lake, ``_evaluation/…``).
@@ -864,9 +869,7 @@ def run_evaluation(
     result["targets"] = check_targets(result)
     if show:
         Console().print(render(result))
-    if out:
-        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-        with open(out, "w") as fh:
-            json.dump(result, fh, indent=2, default=str)
-        log.info("wrote %s", out)
+    target = out or lake.evaluation(day)
+    write_text(spark, target, json.dumps(result, indent=2, default=str))
+    log.info("wrote %s", target)
     return result

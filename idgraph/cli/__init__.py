@@ -12,8 +12,10 @@ from idgraph.cli import (  # noqa: F401  (registration)
     train,
 )
 from idgraph.cli.app import app
+from idgraph.settings.process_env import configure_process_env
 
 
 def main() -> None:
     """Entry point of the ``idgraph`` console script."""
+    configure_process_env()  # before a command imports xgboost (OpenMP) or starts a JVM
     app()

@@ -18,7 +18,8 @@ from idgraph.cli.common import (
     summary_table,
 )
 from idgraph.redaction import redact
-from idgraph.settings import AppSettings, load_settings
+from idgraph.settings import AppSettings, load_settings, settings_json
+from idgraph.settings.environment import SETTINGS_JSON_ENV
 
 OptionalLake = Annotated[
     str | None,
@@ -65,10 +66,11 @@ def serve(
             listpack_value=settings.redis.listpack_value,
         )
         url = embedded.url
-    # Workers are separate processes that build their settings from the environment.
-    os.environ["IDGRAPH_REDIS_URL"] = url
-    os.environ["IDGRAPH_LAKE_ROOT"] = settings.lake.root
-    os.environ["IDGRAPH_REDIS_CLUSTER"] = str(settings.redis.cluster).lower()
+    # uvicorn starts workers from an import string, never an object: the settings validated
+    # here (flags and the embedded server's URL included) reach create_served_app whole, as
+    # one variable, rather than as IDGRAPH_* variables each worker would read again.
+    served = settings.model_copy(update={"redis": settings.redis.model_copy(update={"url": url})})
+    os.environ[SETTINGS_JSON_ENV] = settings_json(served)
     if workers > 1:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="idgraph-prom-"))
     listen_port = port or settings.service.port
@@ -87,7 +89,7 @@ def serve(
     )
     try:
         uvicorn.run(
-            "lookup_service.main:create_app",
+            "lookup_service.main:create_served_app",
             factory=True,
             host=host,
             port=listen_port,

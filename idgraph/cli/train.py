@@ -68,9 +68,10 @@ def train(
 def evaluate(
     lake: LakeOpt,
     date: DateOpt,
-    out: Annotated[str, typer.Option(help="JSON file for the figures.")] = (
-        "benchmarks/results/eval.json"
-    ),
+    out: Annotated[
+        str | None,
+        typer.Option(help="JSON file for the figures (default: LAKE/evaluation/D.json)."),
+    ] = None,
     hide_logins: Annotated[
         float | None,
         typer.Option(
@@ -94,12 +95,15 @@ def evaluate(
     """Quality of the day's graph: against the simulator's truth (pairwise, anonymous reach,
     pair kinds, baselines) and, with --hide-logins, on people whose logins it never sees."""
     from idgraph.pipeline import build_session, make_progress
+    from spark_jobs.common.paths import Lake
     from spark_jobs.common.stage import StageFailed
     from training.evaluate import render, run_evaluation
 
     setup_logging(verbose)
     day = parse_day(date)
     settings = load_settings(lake={"root": lake})
+    # Under the lake, never over benchmarks/results/eval.json: `make eval` writes that one.
+    out = out or Lake(settings.lake.root).evaluation(day)
     started = time.perf_counter()
     spark = build_session(settings)
     try:

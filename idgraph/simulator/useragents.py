@@ -59,7 +59,6 @@ _SAFARI_MAJOR = np.array([m for _, m in SAFARI_MAJORS], dtype=np.int64)
 _CALENDAR_CODE = {"Chrome": 0, "Edge": 1, "Firefox": 2, "Samsung Internet": 3, "Safari": 4}
 KIND_CALENDAR = np.array([_CALENDAR_CODE[k.calendar] for k in KINDS], dtype=np.int8)
 KIND_ITP = np.array([k.itp for k in KINDS], dtype=bool)
-KIND_DEVICE_TYPE = tuple(k.device_type for k in KINDS)
 
 
 def _calendar_major(name: str, ordinal: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from idgraph.settings import AwsSettings, EtlSettings
+from idgraph.settings import AwsSettings, EtlSettings, setting_variables
 from idgraph.submit.jobs import JobOutcome, JobSpec, parse_results
 
 TERMINAL_STATES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
@@ -52,11 +52,16 @@ def code_prefix(aws: AwsSettings) -> str:
 
 
 def forwarded_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """``IDGRAPH_*`` settings to hand to the job's driver, minus secrets and per-run values."""
+    """``IDGRAPH_*`` settings to hand to the job's driver, minus secrets and per-run values.
+
+    Settings only: the few other ``IDGRAPH_*`` variables (benchmarks, notebooks, the handoff
+    of ``idgraph serve``, ``environment.NOT_SETTINGS``) mean nothing to a job.
+    """
+    settings = setting_variables()
     return {
         key: value
         for key, value in sorted(environ.items())
-        if key.startswith("IDGRAPH_")
+        if key in settings  # upper case only, as the exclusions below
         and not key.startswith(_NOT_FORWARDED)
         and key not in _NEVER_FORWARDED
         and value

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from idgraph.settings import SparkSettings
+from idgraph.settings.process_env import with_process_env
 from idgraph.submit.jobs import JobOutcome, JobSpec, parse_results
 
 
@@ -50,14 +50,9 @@ def build_command(job: JobSpec, spark: SparkSettings) -> list[str]:
 
 
 def build_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The child's environment: ours (so ``IDGRAPH_*`` settings pass through) plus Spark's needs."""
-    env = dict(os.environ if base is None else base)
-    # spark-submit would otherwise start whatever `python3` is on PATH for driver and workers.
-    env.setdefault("PYSPARK_PYTHON", sys.executable)
-    env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    return env
+    """The child's environment: ours (so ``IDGRAPH_*`` settings pass through) plus Spark's needs
+    (``process_env``: spark-submit would otherwise start the ``python3`` on PATH)."""
+    return with_process_env(os.environ if base is None else base)
 
 
 def run_local(

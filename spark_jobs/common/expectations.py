@@ -9,7 +9,6 @@ in several Spark jobs.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,12 +16,13 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
+from idgraph.settings.process_env import configure_process_env
 from spark_jobs.common.stage import StageFailed
 
-# No usage analytics from a batch job (there is no network here, and none is wanted in prod).
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Before great_expectations is imported (GX_ANALYTICS_ENABLED): the suites import it from here.
+configure_process_env()
 
-import great_expectations as gx  # noqa: E402  (must follow the env var above)
+import great_expectations as gx  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def run_suite(df: DataFrame, expectations: Sequence[Any], *, suite_name: str) ->
     context = gx.get_context(mode="ephemeral")
     try:
         context.variables.progress_bars = {"globally": False}  # type: ignore[assignment]
-    except Exception:  # noqa: BLE001 - cosmetic: older configs lack the switch
+    except Exception:  # cosmetic: older configs lack the switch
         log.debug("could not disable GX progress bars")
     token = uuid.uuid4().hex[:8]
     source = context.data_sources.add_spark(name=f"{suite_name}-{token}")

@@ -8,9 +8,10 @@ through Hadoop's FileSystem API so they work the same on local disks and ``s3://
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.common.paths import Lake, day_str
@@ -19,10 +20,10 @@ _DT_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
 def _hadoop_path(spark: SparkSession, path: str):  # type: ignore[no-untyped-def]
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - the only way to reach Hadoop's FS API
+    jvm = spark.sparkContext._jvm  # the only way to reach Hadoop's FS API
     assert jvm is not None
     jpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    fs = jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     return fs, jpath
 
 
@@ -44,6 +45,23 @@ def delete_path(spark: SparkSession, path: str) -> bool:
     """Delete ``path`` recursively, on any Hadoop file system; True if something was deleted."""
     fs, jpath = _hadoop_path(spark, path)
     return bool(fs.delete(jpath, True))
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write ``text`` to the file ``path``, replacing it: a local path, ``file://`` or
+    (through Hadoop's FileSystem API, as the tables) ``s3://``."""
+    if "://" not in path or path.startswith("file://"):
+        local = path.removeprefix("file://")
+        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
+        with open(local, "w") as fh:
+            fh.write(text)
+        return
+    fs, jpath = _hadoop_path(spark, path)
+    stream = fs.create(jpath, True)
+    try:
+        stream.write(text.encode())
+    finally:
+        stream.close()
 
 
 def list_partitions(spark: SparkSession, lake: Lake, table: str) -> list[dt.date]:
@@ -87,11 +105,6 @@ def read_table(spark: SparkSession, lake: Lake, table: str) -> DataFrame:
         .parquet(lake.table(table))
         .withColumn("dt", F.col("dt").cast("date"))
     )
-
-
-def dt_between(start: dt.date, end: dt.date) -> Column:
-    """Partition filter ``start <= dt <= end`` (inclusive)."""
-    return F.col("dt").between(F.lit(start), F.lit(end))
 
 
 def read_partition(spark: SparkSession, lake: Lake, table: str, day: dt.date) -> DataFrame:

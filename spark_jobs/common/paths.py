@@ -8,24 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-TABLES = (
-    "visits",
-    "quarantine",
-    "reconciliation",
-    "daily_cookie_aggregates",
-    "cookie_features",
-    "session_pairs",
-    "candidate_pairs",
-    "scored_pairs",
-    "identity_graph",
-    "health",
-    "optouts",
-    "feedback",
-    "panel",
-    "panel_quarantine",
-    "panel_reconciliation",
-)
-
 
 def day_str(day: dt.date) -> str:
     """ISO date string used in partition names."""
@@ -58,6 +40,10 @@ class Lake:
     def truth(self) -> str:
         """Simulator ground truth (site_id, cookie_id, person_id, …)."""
         return self.path("truth")
+
+    def evaluation(self, day: dt.date) -> str:
+        """The figures of ``idgraph evaluate`` (and of the demo) for one day: a JSON file."""
+        return self.path("evaluation", f"{day_str(day)}.json")
 
     @property
     def checkpoints(self) -> str:

@@ -7,25 +7,14 @@ set ``master`` and resources only when the settings ask for them or nothing else
 from __future__ import annotations
 
 import logging
-import os
-import sys
 
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from idgraph.settings import SparkSettings
+from idgraph.settings.process_env import configure_process_env
 
 log = logging.getLogger(__name__)
-
-
-def _configure_environment() -> None:
-    # Workers must run this interpreter (the venv's), not whatever `python3` is on PATH.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    # Avoid a reverse-DNS lookup of the host name that can hang in sandboxes.
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    # XGBoost/OpenMP busy-waiting next to Spark JVMs on few cores is catastrophically slow.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def build_spark(settings: SparkSettings, *, checkpoint_dir: str | None = None) -> SparkSession:
@@ -38,7 +27,7 @@ def build_spark(settings: SparkSettings, *, checkpoint_dir: str | None = None) -
     Returns:
         The session, with dynamic partition overwrite so re-runs replace only their day.
     """
-    _configure_environment()
+    configure_process_env()  # before the JVM starts: it and the Python workers inherit it
     submitted = SparkConf()  # carries spark.* properties when launched by spark-submit
     builder = SparkSession.builder.appName(settings.app_name)
     if settings.master:

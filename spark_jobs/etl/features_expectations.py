@@ -6,14 +6,8 @@ as ``UnexpectedRowsExpectation`` Spark-SQL queries over ``{batch}``; each must r
 
 from __future__ import annotations
 
-import os
-
+from spark_jobs.common.expectations import gx  # imported there, after its environment
 from spark_jobs.etl import features as feats
-
-# No usage analytics from a batch job.
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
-import great_expectations as gx  # noqa: E402  (must follow the env var above)
 
 SUITE_NAME = "cookie_features"
 HOUR_PROFILE_TOLERANCE = 1e-6

@@ -124,10 +124,10 @@ def _delete_partition(spark: SparkSession, lake: Lake, table: str, day: dt.date)
     # Dynamic overwrite replaces only partitions that receive rows: an empty result must
     # remove a previous run's partition itself, or a re-run would leave stale rows behind.
     path = lake.partition(table, day)
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop's FS API works for file:// and s3://
+    jvm = spark.sparkContext._jvm  # Hadoop's FS API works for file:// and s3://
     assert jvm is not None
     jpath = jvm.org.apache.hadoop.fs.Path(path)
-    jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(jpath, True)  # noqa: SLF001
+    jpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(jpath, True)
 
 
 @contextlib.contextmanager

@@ -8,14 +8,9 @@ Rules GX has no column expectation for (the event-time window) are Spark-SQL que
 from __future__ import annotations
 
 import datetime as dt
-import os
 
+from spark_jobs.common.expectations import gx  # imported there, after its environment
 from spark_jobs.etl.useragent import DEVICE_TYPES
-
-# No usage analytics from a batch job.
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
-import great_expectations as gx  # noqa: E402  (must follow the env var above)
 
 SUITE_NAME = "visits"
 # The network's keyed hash behind its version tag (spark_jobs/etl/normalize.py), never its text.

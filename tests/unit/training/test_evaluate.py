@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,16 +108,13 @@ def test_candidate_recall_and_naive_rule(spark):
     assert (naive["predicted_pairs"], naive["correct_pairs"]) == (3, 1)
 
 
-def test_evaluate_day_on_a_hand_built_lake(spark, tmp_path):
-    import datetime as dt
-
-    from idgraph.settings import load_settings
+def _hand_built_lake(spark, root):
+    """Four cookies of two people, their candidate and scored pairs, on 2026-01-10."""
     from spark_jobs.common.io import write_partition
     from spark_jobs.common.paths import Lake
-    from training.evaluate import evaluate_day
 
     day = dt.date(2026, 1, 10)
-    lake = Lake(str(tmp_path / "lake"))
+    lake = Lake(str(root))
     ip = "struct<ip_hash:string,ip_prefix:string,n_events:bigint,ip_popularity:bigint>"
     features = spark.createDataFrame(
         [
@@ -153,6 +152,15 @@ def test_evaluate_day_on_a_hand_built_lake(spark, tmp_path):
         "scored_pairs",
         day,
     )
+    return lake, day
+
+
+def test_evaluate_day_on_a_hand_built_lake(spark, tmp_path):
+    from idgraph.settings import load_settings
+    from spark_jobs.common.io import write_partition
+    from training.evaluate import evaluate_day
+
+    lake, day = _hand_built_lake(spark, tmp_path / "lake")
     settings = load_settings(lake={"root": lake.root})
 
     fallback = evaluate_day(spark, settings, day)
@@ -302,3 +310,48 @@ def test_reach_and_pair_kinds_match_pair_enumeration(spark, seed):
     assert figures["reach"]["reach"] == pytest.approx(reached / anonymous)
     _, _, _, _, linkable = _kinds_brute_force(rows, lambda r: r[1])
     assert figures["reach"]["linkable"] == linkable
+
+
+COMMITTED = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "eval.json"
+
+
+def test_evaluation_goes_under_the_lake_not_over_the_committed_figures(
+    spark, tmp_path, monkeypatch
+):
+    """The demo and `idgraph evaluate` write <lake>/evaluation/<D>.json (or --out); only
+    `make eval` writes benchmarks/results/eval.json."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import idgraph.pipeline
+    from idgraph.cli import app
+    from idgraph.settings import load_settings
+    from training.evaluate import run_evaluation
+
+    committed = COMMITTED.read_bytes()
+    lake, day = _hand_built_lake(spark, tmp_path / "lake")
+    figures = run_evaluation(spark, load_settings(lake={"root": lake.root}), day, show=False)
+    written = json.loads(Path(lake.evaluation(day)).read_text())
+    assert lake.evaluation(day) == f"{lake.root}/evaluation/2026-01-10.json"
+    assert written["day"] == "2026-01-10" and written["targets"] == figures["targets"]
+
+    class KeptSession:  # the command stops its session; this test's is shared
+        def __getattr__(self, name):
+            return getattr(spark, name)
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(idgraph.pipeline, "build_session", lambda settings: KeptSession())
+    Path(lake.evaluation(day)).unlink()
+    cli = CliRunner().invoke(app, ["evaluate", "--lake", lake.root, "--date", "2026-01-10"])
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(Path(lake.evaluation(day)).read_text())["day"] == "2026-01-10"
+    elsewhere = tmp_path / "given" / "figures.json"
+    cli = CliRunner().invoke(
+        app, ["evaluate", "--lake", lake.root, "--date", "2026-01-10", "--out", str(elsewhere)]
+    )
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(elsewhere.read_text())["day"] == "2026-01-10"
+    assert COMMITTED.read_bytes() == committed
