@@ -8,8 +8,9 @@ written down in ``docs/redis-format.md`` and pinned by golden-bytes tests in
 Layout (per published graph version ``V``):
 
 * cookie ``(site_id, cookie_id)`` -> 16-byte BLAKE2b digest ``D``;
-  bucket ``int(D[:8]) % buckets``, field ``D[8:]`` (8 bytes) in hash ``idg:c:V:<bucket>``,
-  value ``[tag][confidence u8][unified id payload]``.
+  bucket ``int(D[:8]) % buckets``, field ``D[8:15]`` (7 bytes; format 1: ``D[8:16]``) in hash
+  ``idg:c:V:<bucket>``, value ``[tag | household flag][confidence u8][household][unified id
+  payload]`` (format 1: no household).
 * login hash -> 16-byte digest ``L``; bucket ``int(L[:8]) % login_buckets``, field ``L[8:]``
   in hash ``idg:l:V:<bucket>``, value = the 16-byte digests of the cookies to remove.
 * unified id (of a person with two cookies or more) -> 16-byte digest ``P``; bucket
@@ -29,8 +30,11 @@ import struct
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-FORMAT = 1
-"""Layout version, stored in every version's metadata; readers refuse other values."""
+FORMAT = 2
+"""Layout version written, stored in every version's metadata (2: household ids)."""
+READABLE_FORMATS = (1, 2)
+"""Layouts a reader understands: a version of format 1 (no household) still answers, so a
+rollback to a version published before households keeps working; other values are refused."""
 
 PREFIX = "idg"
 LIVE_KEY = f"{PREFIX}:{{ctl}}:live"
@@ -49,7 +53,10 @@ FEEDBACK_RATE_PREFIX = f"{PREFIX}:{{ctl}}:feedback-rate"
 """``<prefix>:<key id>:<window>``: feedback requests of one API key in one fixed window."""
 
 DIGEST_SIZE = 16
-FIELD_SIZE = 8
+FIELD_SIZE = 7
+"""Bytes of a hash field (format 2); 64 - 8 bits of the digest left unused pay for the
+household id (docs/redis-format.md: <= 32 B per cookie)."""
+_FIELD_SIZES = {1: 8, 2: FIELD_SIZE}
 _COOKIE_PERSON = b"idg-cookie"
 _LOGIN_PERSON = b"idg-login"
 _UNIFIED_PERSON = b"idg-person"
@@ -60,6 +67,14 @@ TAG_HEX = 0x02  # lowercase hex of even length: the raw bytes
 TAG_PREFIXED_HEX = 0x03  # "<prefix>[sep]<lowercase hex>": [len][prefix+sep][raw bytes]
 TAG_DECIMAL = 0x04  # decimal integer < 2**64 without leading zeros: minimal big-endian bytes
 TAG_UUID = 0x05  # canonical lowercase UUID (8-4-4-4-12): 16 raw bytes
+TAG_GRAPH_ID = 0x06  # format 2: the graph's own "u" + 24 lowercase hex: 12 raw bytes
+_TAG_MASK = 0x3F
+# Household flags of the first value byte (format 2), the household bytes right after the
+# confidence byte: the graph's own "h" + 12 lowercase hex as 6 raw bytes, or any other text.
+HOUSEHOLD_GRAPH_ID = 0x80
+HOUSEHOLD_TEXT = 0x40  # [len u8][UTF-8]
+_HOUSEHOLD_ID = re.compile(r"h((?:[0-9a-f]{2}){6})")
+_GRAPH_ID = re.compile(r"u((?:[0-9a-f]{2}){12})")
 
 _HEX = re.compile(r"(?:[0-9a-f]{2})+")
 # Shortest prefix (lazy) whose remainder is even-length lowercase hex: "u3fa8…" -> "u" + bytes.
@@ -102,9 +117,10 @@ def bucket_of(digest: bytes, buckets: int) -> int:
     return int.from_bytes(digest[:8], "big") % buckets
 
 
-def field_of(digest: bytes) -> bytes:
-    """Hash field of a digest: its last 8 bytes (independent of the bucket bits)."""
-    return digest[8:]
+def field_of(digest: bytes, fmt: int = FORMAT) -> bytes:
+    """Hash field of a digest in layout ``fmt``: the bytes after the bucket's 8 (independent
+    of the bucket bits), 7 of them (format 1: 8)."""
+    return digest[8 : 8 + _FIELD_SIZES[fmt]]
 
 
 def cookie_key(version: str, bucket: int) -> bytes:
@@ -125,12 +141,13 @@ def person_key(version: str, bucket: int) -> bytes:
 def cookie_location(version: GraphVersion, site_id: str, cookie_id: str) -> tuple[bytes, bytes]:
     """(key, field) of a cookie in ``version``."""
     digest = cookie_digest(site_id, cookie_id)
-    return cookie_key(version.name, bucket_of(digest, version.buckets)), field_of(digest)
+    return digest_location(version, digest)
 
 
 def digest_location(version: GraphVersion, digest: bytes) -> tuple[bytes, bytes]:
     """(key, field) of a cookie digest (as stored in the login index) in ``version``."""
-    return cookie_key(version.name, bucket_of(digest, version.buckets)), field_of(digest)
+    key = cookie_key(version.name, bucket_of(digest, version.buckets))
+    return key, field_of(digest, version.format)
 
 
 def login_location(version: GraphVersion, login_hash: str) -> tuple[bytes, bytes] | None:
@@ -138,7 +155,8 @@ def login_location(version: GraphVersion, login_hash: str) -> tuple[bytes, bytes
     if version.login_buckets <= 0:
         return None
     digest = login_digest(login_hash)
-    return login_key(version.name, bucket_of(digest, version.login_buckets)), field_of(digest)
+    key = login_key(version.name, bucket_of(digest, version.login_buckets))
+    return key, field_of(digest, version.format)
 
 
 def person_location(version: GraphVersion, unified_id: str) -> tuple[bytes, bytes] | None:
@@ -146,7 +164,9 @@ def person_location(version: GraphVersion, unified_id: str) -> tuple[bytes, byte
     if version.person_buckets <= 0:
         return None
     digest = person_digest(unified_id)
-    return person_key(version.name, bucket_of(digest, version.person_buckets)), field_of(digest)
+    return person_key(version.name, bucket_of(digest, version.person_buckets)), field_of(
+        digest, version.format
+    )
 
 
 def quantize_confidence(confidence: float) -> int:
@@ -156,47 +176,90 @@ def quantize_confidence(confidence: float) -> int:
     return max(0, min(255, round(confidence * 255)))
 
 
-def encode_value(unified_id: str, confidence: float) -> bytes:
-    """Pack a unified id and its confidence: ``[tag u8][confidence u8][payload]``.
-
-    The most compact tag that round-trips exactly is chosen, so any text is accepted and
-    decoding always returns the same string.
-    """
-    conf = quantize_confidence(confidence)
+def _unified_payload(unified_id: str) -> tuple[int, bytes]:
+    """(tag, payload) of a unified id: the most compact tag that round-trips exactly."""
+    graph_id = _GRAPH_ID.fullmatch(unified_id)
+    if graph_id:
+        return TAG_GRAPH_ID, bytes.fromhex(graph_id.group(1))
     if _UUID.fullmatch(unified_id):
-        return bytes((TAG_UUID, conf)) + bytes.fromhex(unified_id.replace("-", ""))
+        return TAG_UUID, bytes.fromhex(unified_id.replace("-", ""))
     if _DECIMAL.fullmatch(unified_id) and int(unified_id) < 2**64:
         number = int(unified_id)
-        return bytes((TAG_DECIMAL, conf)) + number.to_bytes(max(1, (number.bit_length() + 7) // 8))
+        return TAG_DECIMAL, number.to_bytes(max(1, (number.bit_length() + 7) // 8))
     if _HEX.fullmatch(unified_id):
-        return bytes((TAG_HEX, conf)) + bytes.fromhex(unified_id)
+        return TAG_HEX, bytes.fromhex(unified_id)
     match = _PREFIXED_HEX.fullmatch(unified_id)
     if match:
         prefix = match.group(1).encode()
-        return bytes((TAG_PREFIXED_HEX, conf, len(prefix))) + prefix + bytes.fromhex(match.group(2))
-    return bytes((TAG_UTF8, conf)) + unified_id.encode()
+        return TAG_PREFIXED_HEX, bytes((len(prefix),)) + prefix + bytes.fromhex(match.group(2))
+    return TAG_UTF8, unified_id.encode()
 
 
-def decode_value(value: bytes) -> tuple[str, float]:
-    """Inverse of ``encode_value``: (unified_id, confidence rounded to 3 decimals).
+def _household_part(household_id: str | None) -> tuple[int, bytes]:
+    """(flag, bytes) of a household id (None: no household, no bytes)."""
+    if household_id is None:
+        return 0, b""
+    graph_id = _HOUSEHOLD_ID.fullmatch(household_id)
+    if graph_id:
+        return HOUSEHOLD_GRAPH_ID, bytes.fromhex(graph_id.group(1))
+    raw = household_id.encode()
+    if len(raw) > 255:
+        raise ValueError("a household id longer than 255 bytes")
+    return HOUSEHOLD_TEXT, bytes((len(raw),)) + raw
+
+
+def encode_value(unified_id: str, confidence: float, household_id: str | None = None) -> bytes:
+    """Pack a cookie's unified id, confidence and household id (format 2):
+    ``[tag | household flag][confidence u8][household bytes][unified id payload]``.
+
+    The most compact encodings that round-trip exactly are chosen, so any text is accepted
+    and decoding always returns the same strings.
+    """
+    conf = quantize_confidence(confidence)
+    tag, payload = _unified_payload(unified_id)
+    flag, household = _household_part(household_id)
+    return bytes((tag | flag, conf)) + household + payload
+
+
+def decode_cookie(value: bytes) -> tuple[str, float, str | None]:
+    """Inverse of ``encode_value`` (and of format 1's): (unified_id, confidence rounded to 3
+    decimals, household_id or None). A format-1 value has no household flag set.
 
     Raises:
         ValueError: on an unknown tag (a value written by a newer format).
     """
-    tag, conf, payload = value[0], value[1], value[2:]
-    confidence = round(conf / 255, 3)
+    head, conf = value[0], value[1]
+    tag, rest = head & _TAG_MASK, value[2:]
+    household: str | None = None
+    if head & HOUSEHOLD_GRAPH_ID:
+        household, rest = "h" + rest[:6].hex(), rest[6:]
+    elif head & HOUSEHOLD_TEXT:
+        n = rest[0]
+        household, rest = rest[1 : 1 + n].decode(), rest[1 + n :]
+    return _decode_unified(tag, rest), round(conf / 255, 3), household
+
+
+def decode_value(value: bytes) -> tuple[str, float]:
+    """(unified_id, confidence rounded to 3 decimals) of a value (``decode_cookie``)."""
+    unified_id, confidence, _ = decode_cookie(value)
+    return unified_id, confidence
+
+
+def _decode_unified(tag: int, payload: bytes) -> str:
+    if tag == TAG_GRAPH_ID:
+        return "u" + payload.hex()
     if tag == TAG_UUID:
         h = payload.hex()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", confidence
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
     if tag == TAG_HEX:
-        return payload.hex(), confidence
+        return payload.hex()
     if tag == TAG_DECIMAL:
-        return str(int.from_bytes(payload, "big")), confidence
+        return str(int.from_bytes(payload, "big"))
     if tag == TAG_PREFIXED_HEX:
         n = payload[0]
-        return payload[1 : 1 + n].decode() + payload[1 + n :].hex(), confidence
+        return payload[1 : 1 + n].decode() + payload[1 + n :].hex()
     if tag == TAG_UTF8:
-        return payload.decode(), confidence
+        return payload.decode()
     raise ValueError(f"unknown value tag 0x{tag:02x}")
 
 
@@ -255,8 +318,8 @@ class GraphVersion:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GraphVersion:
         """Build from ``to_dict`` output, refusing foreign layouts."""
-        if data.get("format") != FORMAT:
-            raise ValueError(f"graph format {data.get('format')} is not {FORMAT}")
+        if data.get("format") not in READABLE_FORMATS:
+            raise ValueError(f"graph format {data.get('format')} is not one of {READABLE_FORMATS}")
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

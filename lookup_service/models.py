@@ -29,6 +29,7 @@ EXAMPLE_IDENTITY: JsonDict = {
     "site_id": "news-site-01",
     "cookie_id": "c-5f2b9a7e",
     "unified_id": "u_3fa85f6457174562",
+    "household_id": "h9c01d2e3f4a5",
     "confidence": 0.941,
     "graph_version": "20240105.3",
 }
@@ -43,6 +44,10 @@ class Identity(BaseModel):
     site_id: str
     cookie_id: str
     unified_id: str
+    household_id: str | None = Field(
+        description="The person's household (or the person alone); null only from a graph "
+        "version published before households (Redis format 1)."
+    )
     confidence: float = Field(ge=0, le=1, description="Link confidence, in steps of 1/255.")
     graph_version: str
 
@@ -51,7 +56,9 @@ class Uid(BaseModel):
     """One OpenRTB 2.6 ``user.eids[].uids[]`` entry."""
 
     id: str
-    atype: int = Field(3, description="3: a person-based id (OpenRTB agent type).")
+    atype: int = Field(
+        3, description="3: a person-based id (OpenRTB agent type); the household uid: 501."
+    )
 
 
 class Eid(BaseModel):
@@ -72,7 +79,11 @@ class Eids(BaseModel):
                         {
                             "source": "idgraph.example.com",
                             "uids": [{"id": "u_3fa85f6457174562", "atype": 3}],
-                        }
+                        },
+                        {
+                            "source": "household.idgraph.example.com",
+                            "uids": [{"id": "h9c01d2e3f4a5", "atype": 501}],
+                        },
                     ]
                 }
             ]
@@ -118,6 +129,7 @@ class BatchResult(BaseModel):
     cookie_id: str
     found: bool
     unified_id: str | None = None
+    household_id: str | None = None
     confidence: float | None = None
 
 

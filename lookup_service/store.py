@@ -30,6 +30,9 @@ from idgraph import optout_rule
 from idgraph.settings import RedisSettings
 from lookup_service.breaker import CircuitBreaker
 
+Found = tuple[str, float, str | None]
+"""A known cookie: (unified_id, confidence, household_id or None)."""
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -153,15 +156,16 @@ class GraphStore:
         except StoreUnavailable:
             return False
 
-    async def lookup(self, site_id: str, cookie_id: str) -> tuple[str, tuple[str, float] | None]:
-        """(version, (unified_id, confidence) or None when the cookie is unknown)."""
+    async def lookup(self, site_id: str, cookie_id: str) -> tuple[str, Found | None]:
+        """(version, (unified_id, confidence, household_id) or None when the cookie is
+        unknown); household_id is None in a version published before households."""
         version = self._version()
         raw = await self._call(self.client.hget(*ks.cookie_location(version, site_id, cookie_id)))
-        return version.name, ks.decode_value(raw) if raw is not None else None
+        return version.name, ks.decode_cookie(raw) if raw is not None else None
 
     async def lookup_many(
         self, cookies: Sequence[tuple[str, str]]
-    ) -> tuple[str, list[tuple[str, float] | None]]:
+    ) -> tuple[str, list[Found | None]]:
         """Batch lookup in one pipelined round trip: one ``HMGET`` per distinct bucket."""
         version = self._version()
         by_key: dict[bytes, list[tuple[int, bytes]]] = {}
@@ -176,10 +180,10 @@ class GraphStore:
             return list(await pipe.execute())
 
         replies = await self._call(run())
-        results: list[tuple[str, float] | None] = [None] * len(cookies)
+        results: list[Found | None] = [None] * len(cookies)
         for items, values in zip(by_key.values(), replies, strict=True):
             for (i, _), raw in zip(items, values, strict=True):
-                results[i] = ks.decode_value(raw) if raw is not None else None
+                results[i] = ks.decode_cookie(raw) if raw is not None else None
         return version.name, results
 
     # ------------------------------------------------------------------ opt-out

@@ -32,8 +32,9 @@ least one other cookie of their person) and recall **by pair kind**, from the tr
 ``two_devices`` (two devices of one person) and ``reset`` (one device, one site: a cookie that
 was cleared or expired and its successor). Both are cluster-size sums too, over grouping sets
 of (cluster, person, device, site) in one pass. ``--hide-logins`` (``training.hidden_logins``)
-rebuilds the day without a seeded share of the logins and needs no truth. Every figure is
-described in docs/evaluation.md.
+rebuilds the day without a seeded share of the logins and needs no truth. ``household``
+gives the same pairwise figures at household level (``household_id`` against the truth's
+households, shared devices included). Every figure is described in docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ TARGETS = {
     "recall_vs_session_rule": 1.0,
     "candidate_recall_sharing_ip": 0.90,
     "max_pairs_per_cookie": 50.0,
+    "household_precision": 0.90,
+    "household_recall": 0.70,
 }
 
 
@@ -387,6 +390,68 @@ def within_cluster_sums(assigned: DataFrame, *, cluster: Column) -> dict[str, in
     return {name: sums.get(name, 0) for name in _LEVELS} | {"reached": reached}
 
 
+def household_level(
+    spark: SparkSession, lake: Lake, day: dt.date, features: DataFrame, truth: DataFrame
+) -> dict[str, Any] | None:
+    """Pairwise quality at household level: a pair is predicted when both cookies share a
+    ``household_id``, true when the truth puts both in one household. Shared devices are
+    included (a family tablet has one household). Beside the graph's households, the person
+    level read as households (``unified_id``) shows what the household level adds. None
+    without ``household_id`` in the graph or in the truth."""
+    if "household_id" not in truth.columns or not partition_exists(
+        spark, lake, "identity_graph", day
+    ):
+        return None
+    graph = read_partition(spark, lake, "identity_graph", day)
+    if "household_id" not in graph.columns:
+        return None
+    assigned = (
+        features.select("site_id", "cookie_id", "login_hash")
+        .join(
+            truth.select("site_id", "cookie_id", F.col("household_id").alias("person_id")),
+            ["site_id", "cookie_id"],
+        )
+        .join(
+            graph.select("site_id", "cookie_id", "unified_id", "household_id"),
+            ["site_id", "cookie_id"],
+            "left",
+        )
+        .select(
+            "person_id",
+            "unified_id",
+            "household_id",
+            F.concat_ws("\u0001", "site_id", "cookie_id").alias("key"),
+            F.col("login_hash").isNotNull().cast("int").alias("logged"),
+        )
+        .cache()
+    )
+    truth_n = truth_counts(assigned)
+    sizes = (
+        assigned.where(F.col("household_id").isNotNull())
+        .groupBy("household_id")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .agg(F.count(F.lit(1)).alias("households"), F.max("n").alias("largest"))
+        .first()
+    )
+    assert sizes is not None
+    out = {
+        "cookies": truth_n["cookies"],
+        "true_pairs": truth_n["true"],
+        "households": int(sizes["households"] or 0),
+        "largest_household": int(sizes["largest"] or 0),
+        "methods": {
+            "graph_households": pairwise(
+                clustering_counts(assigned, cluster=F.col("household_id")), truth_n
+            ),
+            "graph_persons": pairwise(
+                clustering_counts(assigned, cluster=F.col("unified_id")), truth_n
+            ),
+        },
+    }
+    assigned.unpersist()
+    return out
+
+
 def _share(a: int, b: int) -> float | None:
     return a / b if b else None
 
@@ -573,6 +638,9 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
             read_partition(spark, lake, "candidate_pairs", day),
             cookies=features.count(),
         )
+    households = household_level(spark, lake, day, features, truth)
+    if households is not None:
+        result["household"] = households
     result["churn"] = _health_churn(spark, lake, day)
     everyone.unpersist()
     return result | {"targets": check_targets(result)}
@@ -586,6 +654,7 @@ def check_targets(result: dict[str, Any]) -> dict[str, Any]:
     cand = result.get("candidates")
     reach = (graph or {}).get("reach") or {}
     hidden = (result.get("hidden_logins") or {}).get("rebuilt") or {}
+    household = ((result.get("household") or {}).get("methods") or {}).get("graph_households")
     measured = {
         "graph_precision": graph["precision"] if graph else None,
         "anonymous_reach": reach.get("reach"),
@@ -600,6 +669,8 @@ def check_targets(result: dict[str, Any]) -> dict[str, Any]:
         ),
         "candidate_recall_sharing_ip": cand["recall_sharing_ip"] if cand else None,
         "max_pairs_per_cookie": cand["pairs_per_cookie"] if cand else None,
+        "household_precision": household["precision"] if household else None,
+        "household_recall": household["recall"] if household else None,
     }
     met = {
         name: None
@@ -649,6 +720,28 @@ def _links_table(result: dict[str, Any]) -> Any:
     return table
 
 
+def _households_table(result: dict[str, Any]) -> Any:
+    """Household-level pairwise quality: the graph's households beside its persons."""
+    from rich.table import Table
+
+    h = result["household"]
+    table = Table(
+        title=f"household level ({h['cookies']:,} cookies, {h['true_pairs']:,} true pairs, "
+        f"{h['households']:,} households, largest {h['largest_household']:,})"
+    )
+    for col in ("clustering", "precision", "recall", "F1", "pairs"):
+        table.add_column(col, justify="left" if col == "clustering" else "right")
+    for name, m in h["methods"].items():
+        table.add_row(
+            name,
+            f"{m['precision']:.4f}",
+            f"{m['recall']:.4f}",
+            f"{m['f1']:.4f}",
+            f"{m['predicted_pairs']:,}",
+        )
+    return table
+
+
 def _methods_table(result: dict[str, Any]) -> Any:
     from rich.table import Table
 
@@ -686,6 +779,8 @@ def render(result: dict[str, Any]) -> Any:
     parts = []
     if result.get("methods"):
         parts += [_methods_table(result), _links_table(result)]
+    if result.get("household"):
+        parts.append(_households_table(result))
     if result.get("hidden_logins"):
         parts.append(render_hidden(result["hidden_logins"]))
     other = Table(title="candidates, graph, targets", show_header=False)

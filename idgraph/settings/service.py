@@ -40,6 +40,14 @@ class ServiceSettings(IdgraphSettings):
     eids_source: str = "idgraph.example.com"
     """``source`` domain in the OpenRTB ``user.eids`` response."""
 
+    eids_household_source: str = "household.idgraph.example.com"
+    """``source`` of the second ``user.eids`` entry, the cookie's household id (an id of its
+    own, so a buyer never takes a household for a person)."""
+
+    eids_household_atype: int = Field(default=501, ge=1)
+    """``atype`` of the household uid: AdCOM 1.0 defines 1-3 (device, in-app, person) and
+    leaves 500+ to vendors; a household is none of the three."""
+
     api_docs: Literal["off", "key", "open"] = "key"
     """``/docs``, ``/redoc`` and ``/openapi.json``: ``off`` (404, as an unknown path; the
     container image and the ECS task set it), ``key`` (401 without a lookup or feedback key in

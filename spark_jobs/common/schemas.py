@@ -110,6 +110,18 @@ COOKIE_FEATURES = T.StructType(
     ]
 )
 
+# cookie_features.home_networks (written beside COOKIE_FEATURES; absent in older lakes): the
+# networks a cookie used on the most days of the window, the household level's evidence.
+# ``network`` is "v4:<ip_hash>" (the keyed hash of the address) or "v6:<the /48 prefix>".
+HOME_NETWORK = T.StructType(
+    [
+        T.StructField("network", T.StringType()),
+        T.StructField("n_days", T.LongType()),  # distinct days of the window on it
+        T.StructField("weekend_days", T.LongType()),  # of them, Saturdays and Sundays (UTC)
+        T.StructField("n_events", T.LongType()),
+    ]
+)
+
 # candidate_pairs/dt=D: each unordered pair once, (site_id_l, cookie_id_l) < (…_r).
 PAIR_KEYS = ["site_id_l", "cookie_id_l", "site_id_r", "cookie_id_r"]
 
@@ -166,6 +178,9 @@ IDENTITY_GRAPH = T.StructType(
         T.StructField("site_id", T.StringType(), False),
         T.StructField("cookie_id", T.StringType(), False),
         T.StructField("unified_id", T.StringType(), False),
+        # The person's household (docs/households.md), or the person alone; stable like
+        # unified_id; "h" + 12 hex.
+        T.StructField("household_id", T.StringType(), False),
         T.StructField("component_size", T.LongType(), False),
         T.StructField("link_type", T.StringType(), False),
         T.StructField("confidence", T.DoubleType(), False),

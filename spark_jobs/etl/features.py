@@ -35,6 +35,7 @@ MAX_IP_HOURS = 64
 MAX_TERMS = 20
 MAX_TOPICS = 10
 MAX_LOGINS = 8
+MAX_HOME_NETWORKS = 8
 # Caps of daily_cookie_aggregates: larger than the final caps so that merging stays exact
 # for ordinary cookies (see the module docstring).
 DAILY_MAX_IPS = 50
@@ -310,6 +311,50 @@ def _merged_ip_hours(daily: DataFrame, *, max_ip_hours: int) -> DataFrame:
     )
 
 
+def network_key(ip_hash: Column, ip_prefix: Column) -> Column:
+    """The network an address belongs to for household purposes: the keyed hash of the full
+    address for IPv4 (one home, one address), the /48 prefix for IPv6 (privacy addresses
+    change every session inside the home's prefix, so the address hash means nothing)."""
+    is_v6 = ip_prefix.startswith("v6:") | (  # keyed prefixes say their family
+        ip_prefix.contains(":") & ~ip_prefix.startswith("v4:")  # older lakes: the network
+    )
+    return F.when(is_v6, F.concat(F.lit("n6:"), ip_prefix)).otherwise(
+        F.concat(F.lit("n4:"), ip_hash)
+    )
+
+
+def _merged_home_networks(daily: DataFrame, *, max_networks: int) -> DataFrame:
+    """Per cookie, the networks it used on the most days: ``network``, ``n_days``,
+    ``weekend_days`` (Saturday or Sunday, UTC) and ``n_events`` over the window."""
+    entries = daily.select(
+        *KEYS,
+        "dt",
+        F.inline("ips"),
+    ).select(
+        *KEYS,
+        network_key(F.col("ip_hash"), F.col("ip_prefix")).alias("network"),
+        F.col("dt"),
+        F.col("n_events"),
+    )
+    weekend = F.dayofweek("dt").isin(1, 7)  # 1 = Sunday, 7 = Saturday
+    per_network = entries.groupBy(*KEYS, "network").agg(
+        F.count_distinct("dt").alias("n_days"),
+        F.count_distinct(F.when(weekend, F.col("dt"))).alias("weekend_days"),
+        F.sum("n_events").alias("n_events"),
+    )
+    entry = F.struct(
+        "network",
+        F.col("n_days").cast("long").alias("n_days"),
+        F.col("weekend_days").cast("long").alias("weekend_days"),
+        F.col("n_events").cast("long").alias("n_events"),
+    )
+    return per_network.groupBy(*KEYS).agg(
+        top(F.collect_list(entry), max_networks, count="n_days", value="network").alias(
+            "home_networks"
+        )
+    )
+
+
 def _merged_values(daily: DataFrame, *, max_terms: int, max_topics: int) -> DataFrame:
     kinds = F.array(
         *[
@@ -345,6 +390,7 @@ def merge_daily_aggregates(
     max_ip_hours: int = MAX_IP_HOURS,
     max_terms: int = MAX_TERMS,
     max_topics: int = MAX_TOPICS,
+    max_home_networks: int = MAX_HOME_NETWORKS,
 ) -> DataFrame:
     """Fold the window's daily aggregates into one row per cookie (``COOKIE_FEATURES`` + extras).
 
@@ -356,21 +402,25 @@ def merge_daily_aggregates(
         max_ip_hours: (ip_hash, hour_bucket) entries kept (most recent first).
         max_terms: query terms kept (most frequent first).
         max_topics: topics kept (most frequent first).
+        max_home_networks: networks kept in ``home_networks`` (most days first).
 
     Returns:
         The ``COOKIE_FEATURES`` columns (``hour_profile``: 24 shares summing to 1) including
-        ``n_ips``, the distinct IP hashes of the window before ``ips`` was capped.
+        ``n_ips``, the distinct IP hashes of the window before ``ips`` was capped, and
+        ``home_networks`` (``HOME_NETWORK`` entries: the household level's evidence).
     """
     base = _merged_base(daily)
     ips = _merged_ips(daily, max_ips=max_ips, max_prefixes=max_prefixes)
     hours = _merged_ip_hours(daily, max_ip_hours=max_ip_hours)
     values = _merged_values(daily, max_terms=max_terms, max_topics=max_topics)
+    networks = _merged_home_networks(daily, max_networks=max_home_networks)
     total = F.aggregate("hour_counts", F.lit(0).cast("long"), lambda acc, x: acc + x)
     empty = F.array().cast(T.ArrayType(T.StringType()))
     return (
         base.join(ips, KEYS, "left")
         .join(hours, KEYS, "left")
         .join(values, KEYS, "left")
+        .join(networks, KEYS, "left")
         .select(
             *KEYS,
             "first_seen",
@@ -392,6 +442,7 @@ def merge_daily_aggregates(
             "login_hash",
             "n_ips",
             "ua_hash",
+            "home_networks",
         )
     )
 

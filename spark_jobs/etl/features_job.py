@@ -90,7 +90,9 @@ def build_features(daily: DataFrame, optouts: DataFrame, **caps: int) -> DataFra
     merged = feats.merge_daily_aggregates(daily, **caps)
     features = feats.drop_opted_out_cookies(merged, logins, kept)
     return conform(
-        feats.select_columns(features, COOKIE_FEATURES), COOKIE_FEATURES, table=FEATURES_TABLE
+        feats.select_columns(features, COOKIE_FEATURES, extra=("home_networks",)),
+        COOKIE_FEATURES,
+        table=FEATURES_TABLE,
     )
 
 

@@ -93,6 +93,19 @@ HEALTH = T.StructType(
         T.StructField("cc_implementation", T.StringType(), False),
         T.StructField("cc_iterations", T.IntegerType(), False),
         T.StructField("vertex_id_collisions", T.LongType(), False),
+        # Household level (spark_jobs/graph/households.py).
+        T.StructField("households", T.LongType(), False),
+        T.StructField("households_multi_person", T.LongType(), False),  # 2+ person components
+        T.StructField("cookies_in_multi_person_households", T.LongType(), False),
+        T.StructField("largest_household", T.LongType(), False),  # in cookies
+        T.StructField("household_size_buckets", T.MapType(T.StringType(), T.LongType()), False),
+        T.StructField("household_persons_buckets", T.MapType(T.StringType(), T.LongType()), False),
+        T.StructField("household_networks", T.LongType(), False),  # residential, joining 2+
+        T.StructField("household_networks_skipped", T.LongType(), False),  # over the cookie cap
+        T.StructField("household_networks_skipped_cookies", T.LongType(), False),
+        T.StructField("households_dissolved", T.LongType(), False),  # over the size cap
+        T.StructField("household_churn", T.DoubleType(), True),  # null without households D-1
+        T.StructField("new_household_ids", T.LongType(), False),
         T.StructField("degraded", T.BooleanType(), False),
         T.StructField("degraded_reasons", T.ArrayType(T.StringType()), False),
         T.StructField("gate_passed", T.BooleanType(), False),
@@ -101,6 +114,62 @@ HEALTH = T.StructType(
         T.StructField("note", T.StringType(), False),
     ]
 )
+
+
+HOUSEHOLD_FIGURES: dict[str, Any] = {
+    "households": 0,
+    "households_multi_person": 0,
+    "cookies_in_multi_person_households": 0,
+    "largest_household": 0,
+    "household_size_buckets": {},
+    "household_persons_buckets": {},
+    "household_networks": 0,
+    "household_networks_skipped": 0,
+    "household_networks_skipped_cookies": 0,
+    "households_dissolved": 0,
+    "household_churn": None,
+    "new_household_ids": 0,
+}
+"""Household columns of ``HEALTH`` and their value for figures assembled before households
+existed (``health_row`` fills them in)."""
+
+PERSON_BUCKETS = ("1", "2", "3", "4", "5", "6+")
+"""Buckets of ``household_persons_buckets``: person components per household."""
+
+
+def household_figures(graph: DataFrame, result: Any, *, churn: float | None) -> dict[str, Any]:
+    """The household columns of the health row from the day's graph (``household_id``,
+    ``household_size``, ``household_persons``, ``household_inherited``) and the
+    ``HouseholdResult`` that built it (small aggregates, collected)."""
+    per_household = graph.groupBy("household_id").agg(
+        F.first("household_size").alias("size"),
+        F.first("household_persons").alias("persons"),
+        F.first("household_inherited").alias("inherited"),
+    )
+    rows = (
+        per_household.groupBy("size", "persons", "inherited")
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
+    )
+    sizes = size_figures([(r["size"], r["n"]) for r in rows])
+    persons = dict.fromkeys(PERSON_BUCKETS, 0)
+    for r in rows:
+        persons[PERSON_BUCKETS[min(int(r["persons"]), 6) - 1]] += int(r["n"])
+    multi = [r for r in rows if r["persons"] >= 2]
+    return {
+        "households": sizes["components"],
+        "households_multi_person": sum(int(r["n"]) for r in multi),
+        "cookies_in_multi_person_households": sum(int(r["n"]) * int(r["size"]) for r in multi),
+        "largest_household": sizes["largest_component"],
+        "household_size_buckets": sizes["size_buckets"],
+        "household_persons_buckets": persons,
+        "household_networks": result.networks,
+        "household_networks_skipped": result.skipped_networks,
+        "household_networks_skipped_cookies": result.skipped_cookies,
+        "households_dissolved": result.dissolved,
+        "household_churn": churn,
+        "new_household_ids": sum(int(r["n"]) for r in rows if not r["inherited"]),
+    }
 
 
 FEEDBACK_FIGURES = (
@@ -208,6 +277,8 @@ def health_row(figures: Mapping[str, Any], gate: GateOutcome) -> dict[str, Any]:
     row.setdefault("computed_at", dt.datetime.now(dt.UTC).replace(tzinfo=None))
     for name in FEEDBACK_FIGURES:  # figures assembled before feedback existed: none honoured
         row.setdefault(name, 0)
+    for name, empty in HOUSEHOLD_FIGURES.items():  # or before households existed
+        row.setdefault(name, empty)
     row.setdefault("visits_written", None)
     missing = [f.name for f in HEALTH.fields if f.name not in row]
     if missing:
@@ -259,6 +330,13 @@ def format_health(row: Mapping[str, Any]) -> str:
         + ("n/a (no previous day)" if churn is None else f"{churn:.2%}")
         + f" of {row['returning_cookies']:,} returning cookies; {row['new_ids']:,} new IDs",
         f"connected components: {row['cc_implementation']}, {row['cc_iterations']} rounds",
+        f"households: {row.get('households') or 0:,} "
+        f"({row.get('households_multi_person') or 0:,} of 2+ persons holding "
+        f"{row.get('cookies_in_multi_person_households') or 0:,} cookies); largest "
+        f"{row.get('largest_household') or 0:,}; {row.get('household_networks') or 0:,} home "
+        f"networks, {row.get('household_networks_skipped') or 0:,} busy ones skipped, "
+        f"{row.get('households_dissolved') or 0:,} dissolved; churn "
+        + ("n/a" if row.get("household_churn") is None else f"{row['household_churn']:.2%}"),
     ]
     if row.get("note"):
         lines.append(f"note: {row['note']}")

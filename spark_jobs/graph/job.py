@@ -49,15 +49,17 @@ from spark_jobs.graph.health import (
     degraded_reasons,
     health_frame,
     health_row,
+    household_figures,
     score_figures,
     score_histogram,
     size_figures,
     size_histogram,
 )
+from spark_jobs.graph.households import build_households
 from spark_jobs.graph.links import link_cookies
 from spark_jobs.graph.metrics import emit_health_metrics
 from spark_jobs.graph.overmerge import protect_overmerge
-from spark_jobs.graph.stable_ids import assign_unified_ids, churn
+from spark_jobs.graph.stable_ids import assign_household_ids, assign_unified_ids, churn
 
 log = logging.getLogger(__name__)
 
@@ -189,12 +191,14 @@ def _model_evidence(
 
 
 def _yesterday(spark: SparkSession, lake: Lake, day: dt.date) -> DataFrame | None:
+    """Yesterday's ``identity_graph`` (keys, ``unified_id`` and, when it has one,
+    ``household_id``), or None."""
     previous = day - dt.timedelta(days=1)
     if not partition_exists(spark, lake, "identity_graph", previous):
         return None
-    return read_partition(spark, lake, "identity_graph", previous).select(
-        "site_id", "cookie_id", "unified_id"
-    )
+    graph = read_partition(spark, lake, "identity_graph", previous)
+    extra = ["household_id"] if "household_id" in graph.columns else []
+    return graph.select("site_id", "cookie_id", "unified_id", *extra)
 
 
 def _same_component(det: DataFrame, labels: DataFrame) -> DataFrame:
@@ -240,8 +244,10 @@ def run_graph(spark: SparkSession, settings: AppSettings, day: dt.date) -> Stage
     lake = Lake(settings.lake.root)
     if not partition_exists(spark, lake, "cookie_features", day):
         raise StageFailed(STAGE, f"cookie_features/dt={day} is missing: run the features stage")
+    raw_features = read_partition(spark, lake, "cookie_features", day)
+    networks = ["home_networks"] if "home_networks" in raw_features.columns else []
     features = drop_opted_out(
-        read_partition(spark, lake, "cookie_features", day).select(*_FEATURE_COLUMNS),
+        raw_features.select(*_FEATURE_COLUMNS, *networks),
         read_optouts(spark, lake),
         site_col="site_id",
         cookie_col="cookie_id",
@@ -331,8 +337,27 @@ def run_graph(spark: SparkSession, settings: AppSettings, day: dt.date) -> Stage
         det_step=gs.overmerge_max_steps + 1,
     )
     yesterday = _yesterday(spark, lake, day)
-    graph = assign_unified_ids(
+    persons = assign_unified_ids(
         linked, yesterday, day=day, rounds=gs.stable_id_match_rounds
+    ).localCheckpoint()
+    households = build_households(
+        persons.select("site_id", "cookie_id", F.col("component").alias("person")),
+        features if gs.households else features.drop(*networks),
+        min_days=gs.household_min_days,
+        min_weekend_share=gs.household_min_weekend_share,
+        max_network_cookies=gs.household_max_network_cookies,
+        max_household_cookies=gs.household_max_cookies,
+        cc_options=cc_options,
+        max_network_agents=gs.household_max_network_agents,
+        max_network_rank=gs.household_max_network_rank,
+        max_household_networks=gs.household_max_networks,
+    )
+    had_households = yesterday is not None and "household_id" in yesterday.columns
+    graph = assign_household_ids(
+        persons.join(households.households, ["site_id", "cookie_id"]),
+        yesterday if had_households else None,
+        day=day,
+        rounds=gs.stable_id_match_rounds,
     ).localCheckpoint()
     out = conform(
         graph.select(*IDENTITY_GRAPH.fieldNames()), IDENTITY_GRAPH, table="identity_graph"
@@ -351,6 +376,14 @@ def run_graph(spark: SparkSession, settings: AppSettings, day: dt.date) -> Stage
         assert c is not None
         returning, changed = int(c["returning"]), int(c["changed"])
         churn_share = changed / returning if returning else 0.0
+    household_churn = None
+    if had_households:
+        assert yesterday is not None
+        hc = churn(graph, yesterday, column="household_id").first()
+        assert hc is not None
+        household_churn = int(hc["changed"]) / int(hc["returning"]) if hc["returning"] else 0.0
+    if not households.evidence and gs.households:
+        log.warning("graph %s: cookie_features has no home_networks: households of one", day)
     scores = (
         score_histogram(pairs, bins=gs.score_histogram_bins).collect() if pairs is not None else []
     )
@@ -396,6 +429,7 @@ def run_graph(spark: SparkSession, settings: AppSettings, day: dt.date) -> Stage
         "cc_implementation": components.implementation,
         "cc_iterations": components.iterations,
         "vertex_id_collisions": collisions,
+        **household_figures(graph, households, churn=household_churn),
         "note": note,
     }
     earlier = _earlier_health(spark, lake, day)
@@ -433,6 +467,7 @@ def run_graph(spark: SparkSession, settings: AppSettings, day: dt.date) -> Stage
             "churn": "n/a" if churn_share is None else round(churn_share, 4),
             "model": model_version or "none",
             "probabilistic_edges": n_prob,
+            "households": figures["households"],
             "feedback_split": f"{honoured.violated} of {honoured.pairs} pairs",
             "degraded": "DEGRADED: " + "; ".join(degraded) if degraded else "no",
             "gate": "passed" if gate.passed else "FAILED: " + "; ".join(gate.failures),

@@ -187,7 +187,10 @@ def publish_graph(
             apply=cfg.configure_server,
         )
         partitions = cfg.load_partitions or spark.sparkContext.defaultParallelism
-        graph = graph.select("site_id", "cookie_id", "unified_id", "confidence").persist()
+        household = ["household_id"] if "household_id" in graph.columns else []
+        graph = graph.select(
+            "site_id", "cookie_id", "unified_id", "confidence", *household
+        ).persist()
         cookies = graph.count()
         logins = login_rows = logins.persist() if logins is not None else None
         n_logins = (

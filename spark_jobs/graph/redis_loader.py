@@ -81,10 +81,18 @@ def encode_cookies(graph: DataFrame, *, buckets: int) -> DataFrame:
     """Identity-graph rows -> ``(bucket, field, value)`` of the cookie hashes.
 
     Args:
-        graph: rows with ``site_id, cookie_id, unified_id, confidence``.
+        graph: rows with ``site_id, cookie_id, unified_id, confidence`` and, from graphs with
+            households, ``household_id`` (absent: no household in the values).
         buckets: the version's cookie bucket count.
     """
-    cols = graph.select("site_id", "cookie_id", "unified_id", "confidence")
+    from pyspark.sql import functions as F
+
+    household = (
+        F.col("household_id")
+        if "household_id" in graph.columns
+        else F.lit(None).cast("string").alias("household_id")
+    )
+    cols = graph.select("site_id", "cookie_id", "unified_id", "confidence", household)
     return cols.mapInArrow(cookie_batch_encoder(buckets), BUCKET_SCHEMA)
 
 
@@ -622,8 +630,10 @@ def read_back(client: Any, version: ks.GraphVersion, sample: Iterable[Any]) -> l
         pipe.hget(*ks.cookie_location(version, row["site_id"], row["cookie_id"]))
     problems = []
     for row, raw in zip(rows, pipe.execute(), strict=True):
-        expected = (row["unified_id"], round(ks.quantize_confidence(row["confidence"]) / 255, 3))
-        got = ks.decode_value(raw) if raw is not None else None
+        household = row.asDict().get("household_id")
+        conf = round(ks.quantize_confidence(row["confidence"]) / 255, 3)
+        expected = (row["unified_id"], conf, household)
+        got = ks.decode_cookie(raw) if raw is not None else None
         if got != expected:
             problems.append(f"{row['site_id']}/{row['cookie_id']}: {got} != {expected}")
     return problems

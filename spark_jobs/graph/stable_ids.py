@@ -11,6 +11,11 @@ Today's components are matched to yesterday's unified IDs through the cookies th
   that a component losing its first choice can still inherit its second;
 - a component matched to nothing gets a new ID: a hash of its label (its smallest vertex id,
   itself a hash of a cookie or login key) and the day, so a re-run of the day reproduces it.
+
+Household IDs (``assign_household_ids``) follow the same rules over households: today's
+households inherit yesterday's ``household_id`` through the cookies they share. They are
+``h`` + 12 hex (48 bits, so the Redis value stays small: docs/redis-format.md); a new ID
+that collides with another household's ID of the day is drawn again with a salt.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
 _ID_HEX_CHARS = 24  # 96 bits: new IDs of a day cannot plausibly collide with any other
+HOUSEHOLD_ID_HEX_CHARS = 12  # 48 bits, checked for collisions within the day
 
 
 def new_unified_id(component: str, day: dt.date) -> F.Column:
@@ -29,6 +35,16 @@ def new_unified_id(component: str, day: dt.date) -> F.Column:
     digest = F.sha2(F.concat_ws("|", F.lit("uid"), F.col(component).cast("string"),
                                 F.lit(day.isoformat())), 256)  # fmt: skip
     return F.concat(F.lit("u"), F.substring(digest, 1, _ID_HEX_CHARS))
+
+
+def new_household_id(household: str, day: dt.date, salt: F.Column | None = None) -> F.Column:
+    """A fresh opaque household ID for ``household`` (a long label column) first seen on
+    ``day``; ``salt`` (an int column) draws another one after a collision."""
+    parts = [F.lit("hid"), F.col(household).cast("string"), F.lit(day.isoformat())]
+    if salt is not None:
+        parts.append(salt.cast("string"))
+    digest = F.sha2(F.concat_ws("|", *parts), 256)
+    return F.concat(F.lit("h"), F.substring(digest, 1, HOUSEHOLD_ID_HEX_CHARS))
 
 
 def _best(df: DataFrame, key: str, order: list[F.Column]) -> DataFrame:
@@ -108,10 +124,77 @@ def assign_unified_ids(
     )
 
 
-def churn(today: DataFrame, yesterday: DataFrame) -> DataFrame:
-    """One row: ``returning`` cookies (in both days) and ``changed`` (their ID changed)."""
-    both = today.select("site_id", "cookie_id", F.col("unified_id").alias("_now")).join(
-        yesterday.select("site_id", "cookie_id", F.col("unified_id").alias("_was")),
+_SALTS = 3  # fresh household IDs drawn again at most this many times after a collision
+
+
+def assign_household_ids(
+    today: DataFrame, yesterday: DataFrame | None, *, day: dt.date, rounds: int = 2
+) -> DataFrame:
+    """Add ``household_id`` and ``household_inherited`` (bool) to today's cookies.
+
+    Args:
+        today: ``site_id``, ``cookie_id``, ``household`` (long label), ``household_size``
+            (+ any columns).
+        yesterday: yesterday's ``identity_graph`` rows with ``household_id``, or None (first
+            day, or a graph written before households existed).
+        day: today (seeds the new IDs).
+        rounds: rounds of mutual-best matching.
+    """
+    inherited = None
+    if yesterday is not None:
+        inherited = match_components(
+            today.select(
+                "site_id",
+                "cookie_id",
+                F.col("household").alias("component"),
+                F.col("household_size").alias("component_size"),
+            ),
+            yesterday.select("site_id", "cookie_id", F.col("household_id").alias("unified_id")),
+            rounds=rounds,
+        ).select(F.col("component").alias("household"), F.col("unified_id").alias("_inherited"))
+    labels = today.select("household").distinct()
+    if inherited is not None:
+        labels = labels.join(inherited, "household", "left_outer")
+    else:
+        labels = labels.withColumn("_inherited", F.lit(None).cast("string"))
+    # New IDs are 48 bits: draw again (salted) while one equals another household's ID.
+    labels = labels.withColumn("_salt", F.lit(0)).withColumn(
+        "household_id", F.coalesce("_inherited", new_household_id("household", day))
+    )
+    for salt in range(1, _SALTS + 1):
+        labels = labels.localCheckpoint()
+        taken = labels.groupBy("household_id").agg(F.count(F.lit(1)).alias("_n"))
+        clash = labels.join(taken, "household_id").where(
+            (F.col("_n") > 1) & F.col("_inherited").isNull()
+        )
+        if clash.limit(1).count() == 0:
+            break
+        redraw = clash.select("household").withColumn("_redraw", F.lit(True))
+        labels = (
+            labels.join(redraw, "household", "left_outer")
+            .withColumn("_salt", F.when(F.col("_redraw"), F.lit(salt)).otherwise(F.col("_salt")))
+            .withColumn(
+                "household_id",
+                F.when(
+                    F.col("_redraw"), new_household_id("household", day, F.col("_salt"))
+                ).otherwise(F.col("household_id")),
+            )
+            .drop("_redraw")
+        )
+    return today.join(
+        labels.select(
+            "household",
+            "household_id",
+            F.col("_inherited").isNotNull().alias("household_inherited"),
+        ),
+        "household",
+    )
+
+
+def churn(today: DataFrame, yesterday: DataFrame, *, column: str = "unified_id") -> DataFrame:
+    """One row: ``returning`` cookies (in both days) and ``changed`` (their ``column`` changed)."""
+    both = today.select("site_id", "cookie_id", F.col(column).alias("_now")).join(
+        yesterday.select("site_id", "cookie_id", F.col(column).alias("_was")),
         ["site_id", "cookie_id"],
     )
     return both.agg(

@@ -83,6 +83,7 @@ def test_publish_serve_optout_republish_rollback(spark: Any, tmp_path: Path, ser
             "site_id": "site-1",
             "cookie_id": "ck-00001",
             "unified_id": "a_000000",
+            "household_id": None,  # the helper's graph predates households
             "confidence": 0.51,
             "graph_version": first.summary["version"],
         }

@@ -43,7 +43,11 @@ _ID_PATH = {"min_length": 1, "max_length": 128, "pattern": ID_PATTERN}
                                     {
                                         "source": "idgraph.example.com",
                                         "uids": [{"id": "u_3fa85f6457174562", "atype": 3}],
-                                    }
+                                    },
+                                    {
+                                        "source": "household.idgraph.example.com",
+                                        "uids": [{"id": "h9c01d2e3f4a5", "atype": 501}],
+                                    },
                                 ]
                             }
                         },
@@ -104,17 +108,20 @@ async def answer_lookup(state: Any, site_id: str, cookie_id: str, fmt: str) -> t
         metrics.misses.inc()
         return 404, orjson.dumps({"detail": f"cookie {site_id}/{cookie_id} is not in the graph"})
     metrics.hits.inc()
-    unified_id, confidence = found
+    unified_id, confidence, household_id = found
     if fmt == "eids":
-        uid = {"id": unified_id, "atype": 3}
-        return 200, orjson.dumps(
-            {"eids": [{"source": state.settings.service.eids_source, "uids": [uid]}]}
-        )
+        service = state.settings.service
+        eids = [{"source": service.eids_source, "uids": [{"id": unified_id, "atype": 3}]}]
+        if household_id is not None:
+            household = {"id": household_id, "atype": service.eids_household_atype}
+            eids.append({"source": service.eids_household_source, "uids": [household]})
+        return 200, orjson.dumps({"eids": eids})
     return 200, orjson.dumps(
         {
             "site_id": site_id,
             "cookie_id": cookie_id,
             "unified_id": unified_id,
+            "household_id": household_id,
             "confidence": confidence,
             "graph_version": version,
         }
@@ -144,6 +151,7 @@ async def batch_identity(body: BatchRequest, store: StoreDep, metrics: MetricsDe
             "cookie_id": cookie_id,
             "found": f is not None,
             "unified_id": f[0] if f else None,
+            "household_id": f[2] if f else None,
             "confidence": f[1] if f else None,
         }
         for (site_id, cookie_id), f in zip(pairs, found, strict=True)

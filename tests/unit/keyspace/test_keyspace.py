@@ -32,15 +32,24 @@ def test_cookie_location_golden() -> None:
     version = ks.GraphVersion("20240105.3", buckets=5000, login_buckets=7, cookies=10)
     key, field = ks.cookie_location(version, "news-site-01", "c-5f2b9a7e")
     assert key == b"idg:c:20240105.3:4635"
-    assert field == bytes.fromhex("db5b922784c3b1cf")
-    assert len(field) == ks.FIELD_SIZE
+    assert field == bytes.fromhex("db5b922784c3b1")
+    assert len(field) == ks.FIELD_SIZE == 7
+
+
+def test_format_1_versions_keep_their_8_byte_fields() -> None:
+    version = ks.GraphVersion("20240105.3", buckets=5000, login_buckets=7, format=1)
+    assert ks.cookie_location(version, "news-site-01", "c-5f2b9a7e") == (
+        b"idg:c:20240105.3:4635",
+        bytes.fromhex("db5b922784c3b1cf"),
+    )
+    assert ks.login_location(version, LOGIN)[1] == bytes.fromhex("629f31b24ecacbae")  # type: ignore[index]
 
 
 def test_login_location_golden_and_absent_index() -> None:
     version = ks.GraphVersion("20240105.3", buckets=5000, login_buckets=7)
     key, field = ks.login_location(version, LOGIN)  # type: ignore[misc]
     assert key == f"idg:l:20240105.3:{int('dcf2ef4cb85fc74f', 16) % 7}".encode()
-    assert field == bytes.fromhex("629f31b24ecacbae")
+    assert field == bytes.fromhex("629f31b24ecacb")
     assert ks.login_location(ks.GraphVersion("20240105.3", buckets=5), LOGIN) is None
 
 
@@ -54,8 +63,8 @@ def test_login_location_golden_and_absent_index() -> None:
         ("12", 0.5, "04800c"),
         ("u_3fa85f6457174562", 0.941, "03f002755f3fa85f6457174562"),
         ("person:42", 0.2, "033307706572736f6e3a42"),
-        # The graph stage's ids: "u" + 24 hex -> 16 bytes instead of 27.
-        ("u3fa85f6457174562aa01bc9d", 0.75, "03bf01753fa85f6457174562aa01bc9d"),
+        # The graph stage's ids: "u" + 24 hex -> 14 bytes instead of 27 (format 1: 16).
+        ("u3fa85f6457174562aa01bc9d", 0.75, "06bf3fa85f6457174562aa01bc9d"),
         ("uab1", 0.0, "0300027561b1"),
         ("007", 0.3, "014c303037"),
         ("ab", float("nan"), "0200ab"),
@@ -70,12 +79,54 @@ def test_value_golden_and_round_trip(unified_id: str, confidence: float, golden:
     assert conf == round(ks.quantize_confidence(confidence) / 255, 3)
 
 
+@pytest.mark.parametrize(
+    ("unified_id", "household_id", "golden"),
+    [
+        # The graph's own ids: 20 bytes for the person and its household.
+        (
+            "u3fa85f6457174562aa01bc9d",
+            "h9c01d2e3f4a5",
+            "86bf" "9c01d2e3f4a5" "3fa85f6457174562aa01bc9d",
+        ),
+        ("u_3fa85f6457174562", "h9c01d2e3f4a5", "83bf9c01d2e3f4a502755f3fa85f6457174562"),
+        # Any other household text: [len][UTF-8].
+        ("u3fa85f6457174562aa01bc9d", "house-1", "46bf07686f7573652d313fa85f6457174562aa01bc9d"),
+        ("007", "H9C01D2E3F4A5", "41bf" "0d" "48394330314432453346344135" "303037"),
+        # No household (a graph without households): no flag, no bytes.
+        ("u3fa85f6457174562aa01bc9d", None, "06bf3fa85f6457174562aa01bc9d"),
+    ],
+)  # fmt: skip
+def test_household_value_golden_and_round_trip(
+    unified_id: str, household_id: str | None, golden: str
+) -> None:
+    value = ks.encode_value(unified_id, 0.75, household_id)
+    assert value.hex() == golden
+    assert ks.decode_cookie(value) == (unified_id, 0.749, household_id)
+    assert ks.decode_value(value) == (unified_id, 0.749)
+
+
+@pytest.mark.parametrize(
+    ("golden", "unified_id"),
+    [
+        ("03bf01753fa85f6457174562aa01bc9d", "u3fa85f6457174562aa01bc9d"),
+        ("05ff6f1c2e3a1b2c4d5e8f90123456789abc", "6f1c2e3a-1b2c-4d5e-8f90-123456789abc"),
+        ("03f002755f3fa85f6457174562", "u_3fa85f6457174562"),
+    ],
+)
+def test_format_1_values_still_decode(golden: str, unified_id: str) -> None:
+    """A rollback to a version published before households keeps answering."""
+    uid, _, household = ks.decode_cookie(bytes.fromhex(golden))
+    assert (uid, household) == (unified_id, None)
+
+
 def test_values_round_trip_on_random_ids() -> None:
     rng = random.Random(5)
     alphabet = string.ascii_letters + string.digits + "_:-"
     for _ in range(2000):
         uid = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
         assert ks.decode_value(ks.encode_value(uid, 0.5))[0] == uid
+        household = rng.choice([None, "h" + f"{rng.getrandbits(48):012x}", uid[::-1]])
+        assert ks.decode_cookie(ks.encode_value(uid, 0.5, household))[::2] == (uid, household)
 
 
 def test_unknown_tag_is_refused() -> None:
@@ -87,7 +138,7 @@ def test_live_pointer_golden() -> None:
     live = ks.GraphVersion("20240105.3", buckets=5000, login_buckets=7, cookies=10)
     raw = ks.encode_live(live, None)
     assert raw == (
-        b'{"live":{"buckets":5000,"cookies":10,"day":"","format":1,"login_buckets":7,'
+        b'{"live":{"buckets":5000,"cookies":10,"day":"","format":2,"login_buckets":7,'
         b'"name":"20240105.3","person_buckets":0,"published_at":"","status":"live"},'
         b'"previous":null}'
     )
@@ -99,6 +150,8 @@ def test_foreign_format_is_refused() -> None:
     data = ks.GraphVersion("20240105.3", buckets=1).to_dict() | {"format": 99}
     with pytest.raises(ValueError, match="format"):
         ks.GraphVersion.from_dict(data)
+    old = ks.GraphVersion.from_dict(data | {"format": 1})  # published before households
+    assert old.format == 1
 
 
 def test_login_index_value_is_canonical() -> None:
@@ -134,7 +187,7 @@ def test_person_index_location() -> None:
     )
     key, field = ks.person_location(version, "u_3fa85f6457174562")  # type: ignore[misc]
     assert key == f"idg:p:20240105.3:{int.from_bytes(digest[:8], 'big') % 7}".encode()
-    assert field == digest[8:]
+    assert field == digest[8:15]  # format 2: 7-byte fields
     # A version published before the person index: no location, the opt-out names one cookie.
     assert ks.person_location(ks.GraphVersion("20240105.3", buckets=5), "u_1") is None
 

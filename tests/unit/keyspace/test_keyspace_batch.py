@@ -17,7 +17,7 @@ def _scalar(batch: pa.RecordBatch, buckets: int) -> list[tuple[int, bytes, bytes
     out = []
     for row in rows:
         digest = ks.cookie_digest(row["site_id"], row["cookie_id"])
-        value = ks.encode_value(row["unified_id"], row["confidence"])
+        value = ks.encode_value(row["unified_id"], row["confidence"], row.get("household_id"))
         out.append((ks.bucket_of(digest, buckets), ks.field_of(digest), value))
     return out
 
@@ -30,10 +30,14 @@ def _vectorised(batch: pa.RecordBatch, buckets: int) -> list[tuple[int, bytes, b
     return list(zip(*(encoded.column(i).to_pylist() for i in range(3)), strict=True))
 
 
-def _batch(rows: list[tuple[str, str, str, float]]) -> pa.RecordBatch:
-    names = ["site_id", "cookie_id", "unified_id", "confidence"]
+def _batch(rows: list[tuple]) -> pa.RecordBatch:
+    names = ["site_id", "cookie_id", "unified_id", "confidence", "household_id"][: len(rows[0])]
     return pa.RecordBatch.from_arrays(
-        [pa.array([r[i] for r in rows]) for i in range(4)], names=names
+        [
+            pa.array([r[i] for r in rows], pa.string() if i == 4 else None)
+            for i in range(len(names))
+        ],
+        names=names,
     )
 
 
@@ -45,12 +49,29 @@ def test_graph_ids_match_the_scalar_encoder_on_random_rows() -> None:
             f"{rng.getrandbits(128):032x}"[: rng.randint(0, 32)],
             "u" + f"{rng.getrandbits(96):024x}",
             rng.choice([rng.random(), 0.0, 1.0, 0.5 / 255, 1.5 / 255, 2.5 / 255, -0.2, 7.0]),
+            "h" + f"{rng.getrandbits(48):012x}",
         )
         for _ in range(3000)
     ]
     batch = _batch(rows)
     assert _vectorised(batch, 997) == _scalar(batch, 997)
     assert _vectorised(batch.slice(1000, 500), 3) == _scalar(batch.slice(1000, 500), 3)
+    assert {len(v) for _, _, v in _vectorised(batch, 997)} == {20}
+    assert {len(f) for _, f, _ in _vectorised(batch, 997)} == {ks.FIELD_SIZE}
+
+
+@pytest.mark.parametrize(
+    "household_id",
+    [None, "H9c01d2e3f4a5", "h9c01d2e3f4a", "h9c01d2e3f4a5x", "house-1", "hé01d2e3f4a5"],
+)
+def test_other_households_go_through_the_scalar_encoder(household_id: str | None) -> None:
+    rows = [
+        ("s", "c1", "u" + "ab" * 12, 0.5, household_id),
+        ("s", "c2", "u" + "cd" * 12, 0.25, "h" + "01" * 6),
+    ]
+    batch = _batch(rows)
+    assert _vectorised(batch, 7) == _scalar(batch, 7)
+    assert ks.decode_cookie(_vectorised(batch, 7)[0][2])[2] == household_id
 
 
 @pytest.mark.parametrize(
@@ -87,5 +108,11 @@ def test_nulls_and_infinite_confidences_behave_as_before() -> None:
 def test_golden_cookie_row() -> None:
     batch = _batch([("news-site-01", "c-5f2b9a7e", "u3fa85f6457174562aa01bc9d", 0.75)])
     assert _vectorised(batch, 5000) == [
-        (4635, bytes.fromhex("db5b922784c3b1cf"), bytes.fromhex("03bf01753fa85f6457174562aa01bc9d"))
+        (4635, bytes.fromhex("db5b922784c3b1"), bytes.fromhex("06bf3fa85f6457174562aa01bc9d"))
     ]
+    with_household = _batch(
+        [("news-site-01", "c-5f2b9a7e", "u3fa85f6457174562aa01bc9d", 0.75, "h9c01d2e3f4a5")]
+    )
+    assert _vectorised(with_household, 5000)[0][2] == bytes.fromhex(
+        "86bf9c01d2e3f4a53fa85f6457174562aa01bc9d"
+    )

@@ -18,20 +18,21 @@ LOGIN = "ab" * 32
 
 def write_graph(
     client: redis.Redis,
-    rows: Sequence[tuple[str, str, str, float]],
+    rows: Sequence[tuple[str, str, str, float] | tuple[str, str, str, float, str | None]],
     *,
     name: str,
     logins: dict[str, list[tuple[str, str]]] | None = None,
     fill: int = 4,
     people: bool = True,
 ) -> ks.GraphVersion:
-    """Write ``rows`` (site, cookie, unified id, confidence) as version ``name`` and switch to it.
+    """Write ``rows`` (site, cookie, unified id, confidence[, household id]) as version
+    ``name`` and switch to it.
 
     The same keyspace calls as the Spark loader, in plain Python, so service tests need no JVM.
     ``people=False`` writes a version as published before the person index existed.
     """
     members: dict[str, list[bytes]] = {}
-    for site, cookie, uid, _ in rows:
+    for site, cookie, uid, *_ in rows:
         members.setdefault(uid, []).append(ks.cookie_digest(site, cookie))
     shared = {uid: d for uid, d in members.items() if len(d) > 1} if people else {}
     version = ks.GraphVersion(
@@ -44,9 +45,9 @@ def write_graph(
     for uid, digests in shared.items():
         key, field = ks.person_location(version, uid)  # type: ignore[misc]
         client.hset(key, field, ks.encode_digests(digests))
-    for site, cookie, uid, conf in rows:
+    for site, cookie, uid, conf, *household in rows:
         key, field = ks.cookie_location(version, site, cookie)
-        client.hset(key, field, ks.encode_value(uid, conf))
+        client.hset(key, field, ks.encode_value(uid, conf, *household))
     for login, cookies in (logins or {}).items():
         key, field = ks.login_location(version, login)  # type: ignore[misc]
         client.hset(key, field, ks.encode_digests(ks.cookie_digest(s, c) for s, c in cookies))
@@ -79,8 +80,8 @@ def service_settings(port: int, **redis: Any) -> Any:
 
 
 ROWS = [
-    ("site-a", "c1", "u_00000001", 0.9),
-    ("site-b", "c2", "u_00000001", 0.8),
-    ("site-a", "c3", "6f1c2e3a-1b2c-4d5e-8f90-123456789abc", 1.0),
-    ("site-c", "c4", "person-4", 0.5),
+    ("site-a", "c1", "u_00000001", 0.9, "h0000000000a1"),
+    ("site-b", "c2", "u_00000001", 0.8, "h0000000000a1"),
+    ("site-a", "c3", "6f1c2e3a-1b2c-4d5e-8f90-123456789abc", 1.0, "h0000000000a1"),
+    ("site-c", "c4", "person-4", 0.5, None),  # as in a version without households
 ]

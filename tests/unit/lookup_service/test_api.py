@@ -34,6 +34,7 @@ def test_single_lookup(api: TestClient) -> None:
         "site_id": "site-a",
         "cookie_id": "c1",
         "unified_id": "u_00000001",
+        "household_id": "h0000000000a1",
         "confidence": 0.902,
         "graph_version": "20240105.1",
     }
@@ -64,10 +65,24 @@ def test_eids_format(api: TestClient) -> None:
             {
                 "source": "idgraph.example.com",
                 "uids": [{"id": "6f1c2e3a-1b2c-4d5e-8f90-123456789abc", "atype": 3}],
-            }
+            },
+            {
+                "source": "household.idgraph.example.com",
+                "uids": [{"id": "h0000000000a1", "atype": 501}],
+            },
         ]
     }
     Eids.model_validate_json(response.content, strict=True)
+
+
+def test_without_a_household_eids_carry_the_person_alone(api: TestClient) -> None:
+    response = api.get("/v1/identity/site-c/c4?format=eids", headers=H)
+    assert response.json() == {
+        "eids": [{"source": "idgraph.example.com", "uids": [{"id": "person-4", "atype": 3}]}]
+    }
+    plain = api.get("/v1/identity/site-c/c4", headers=H).json()
+    assert plain["household_id"] is None
+    Identity.model_validate_json(api.get("/v1/identity/site-c/c4", headers=H).content)
 
 
 def test_batch_keeps_request_order_and_marks_unknown(api: TestClient) -> None:
@@ -80,10 +95,12 @@ def test_batch_keeps_request_order_and_marks_unknown(api: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["graph_version"] == "20240105.1"
-    assert [(r["cookie_id"], r["found"], r["unified_id"]) for r in body["results"]] == [
-        ("c4", True, "person-4"),
-        ("missing", False, None),
-        ("c1", True, "u_00000001"),
+    assert [
+        (r["cookie_id"], r["found"], r["unified_id"], r["household_id"]) for r in body["results"]
+    ] == [
+        ("c4", True, "person-4", None),
+        ("missing", False, None, None),
+        ("c1", True, "u_00000001", "h0000000000a1"),
     ]
 
 
