@@ -260,7 +260,13 @@ def test_evaluation_against_truth(history, daily, spark, tmp_path) -> None:  # t
     assert 0 < figures["candidates"]["recall"] <= 1
 
 
-def test_a_failing_training_is_recorded_and_exits_non_zero(history, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_training_is_recorded_and_exits_non_zero(  # type: ignore[no-untyped-def]
+    history, spark, tmp_path, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from idgraph.cli import app
+
     root = history[0]
     broken = tmp_path / "lake"
     shutil.copytree(root, broken, ignore=shutil.ignore_patterns("raw", "visits", "quarantine"))
@@ -270,8 +276,14 @@ def test_a_failing_training_is_recorded_and_exits_non_zero(history, tmp_path) ->
     )
     victim[0].write_bytes(b"not parquet at all")
     before = len(_decisions(broken))
-    done = _cli("train", "--lake", str(broken), "--as-of", (LAST - dt.timedelta(1)).isoformat())
-    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    # The real `idgraph train` command, in this process: it builds and stops its own session,
+    # here it gets the test session, kept (a child JVM would only add its start-up).
+    monkeypatch.setattr("idgraph.pipeline.build_session", lambda settings: spark)
+    monkeypatch.setattr(spark, "stop", lambda: None)
+    args = ["train", "--lake", str(broken), "--as-of", (LAST - dt.timedelta(1)).isoformat()]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 1, done.output[-3000:]
+    assert isinstance(done.exception, SystemExit), done.exception  # its own exit, no crash
     said = [line for line in done.stdout.splitlines() if line.startswith("training failed:")]
     assert len(said) == 1, done.stdout[-3000:]
     assert "Traceback" not in done.stdout
