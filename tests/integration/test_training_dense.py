@@ -19,7 +19,7 @@ from training.train import run_training
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(900)]
 
 START = dt.date(2026, 10, 1)
-DAYS = 4
+DAYS = 3
 LAST = START + dt.timedelta(days=DAYS - 1)
 CAP = 400  # examples per snapshot: low enough that the dense snapshots are sampled
 
