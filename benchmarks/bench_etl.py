@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import main_for, timed
+from idgraph.settings.process_env import with_process_env
 from idgraph.simulator import simulate
 from spark_jobs.entrypoint import RESULT_MARKER
 
@@ -58,10 +59,9 @@ def result_lines(stdout: str) -> dict[str, dict[str, Any]]:
 def _one_run(lake: Path) -> int:
     for table in DERIVED:
         shutil.rmtree(lake / table, ignore_errors=True)
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
     done = subprocess.run(
         [sys.executable, "-c", _DRIVER, str(lake), DAY.isoformat()],
-        env=env,
+        env=with_process_env(os.environ),
         check=False,
         capture_output=True,
         text=True,
