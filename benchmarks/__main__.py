@@ -1,4 +1,10 @@
-"""``python -m benchmarks [--quick] [name …]``: run the ``bench_*`` modules, print, save JSON."""
+"""``python -m benchmarks [--quick] [--out DIR] [name …]``: run the ``bench_*`` modules, print,
+save one JSON file of figures per benchmark.
+
+A full run writes ``benchmarks/results/<name>.json``, the committed figures. ``--quick`` runs
+tiny sizes (seconds each, one run; the test suite runs it) and writes to a fresh temporary
+directory unless ``--out`` names one: quick figures never replace the committed ones.
+"""
 
 from __future__ import annotations
 
@@ -7,43 +13,66 @@ import importlib
 import json
 import pkgutil
 import sys
+import tempfile
 import time
 import traceback
+from pathlib import Path
 
-from benchmarks.common import write_result
+from benchmarks.common import RESULTS, write_result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("names", nargs="*", help="e.g. etl cc (default: all)")
-    parser.add_argument("--quick", action="store_true", help="small sizes, one run each")
-    args = parser.parse_args(argv)
+def available() -> list[str]:
+    """The benchmark names: every ``bench_<name>`` module of the package."""
     import benchmarks
 
-    found = sorted(
+    return sorted(
         m.name.removeprefix("bench_")
         for m in pkgutil.iter_modules(benchmarks.__path__)
         if m.name.startswith("bench_")
     )
-    selected = args.names or found
-    failures = 0
-    for name in selected:
-        if name not in found:
-            print(f"unknown benchmark {name!r}; have {found}", file=sys.stderr)
-            return 2
-        print(f"\n=== benchmark {name} {'(quick)' if args.quick else ''}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("names", nargs="*", help="e.g. etl cc (default: all)")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes, one run each (seconds per benchmark)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for the JSON figures (default: benchmarks/results; with --quick, a "
+        "new temporary directory)",
+    )
+    args = parser.parse_args(argv)
+    found = available()
+    unknown = [name for name in args.names if name not in found]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; have {found}", file=sys.stderr)
+        return 2
+    out: Path = args.out or (
+        Path(tempfile.mkdtemp(prefix="idgraph-bench-quick-")) if args.quick else RESULTS
+    )
+    failures = []
+    started_all = time.perf_counter()
+    for name in args.names or found:
+        print(f"\n=== benchmark {name}{' (quick)' if args.quick else ''}", flush=True)
         started = time.perf_counter()
         try:
             figures = importlib.import_module(f"benchmarks.bench_{name}").run(quick=args.quick)
         except Exception:  # one broken benchmark must not hide the others
             traceback.print_exc()
-            failures += 1
+            failures.append(name)
             continue
         figures["bench_seconds"] = round(time.perf_counter() - started, 1)
         figures["quick"] = args.quick
-        path = write_result(name, figures)
+        path = write_result(name, figures, out)
         print(json.dumps(figures, indent=2, default=str))
-        print(f"-> {path}")
+        print(f"-> {path}", flush=True)
+    print(f"\nbenchmarks done in {time.perf_counter() - started_all:.0f}s; figures in {out}")
+    if failures:
+        print(f"FAILED: {', '.join(failures)}", file=sys.stderr)
     return 1 if failures else 0
 
 

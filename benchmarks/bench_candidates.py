@@ -20,7 +20,7 @@ import tempfile
 import time
 from typing import Any
 
-from benchmarks.common import timed
+from benchmarks.common import main_for, timed
 
 
 def _hash_mod(*cols: Any, salt: int, mod: int) -> Any:
@@ -29,14 +29,14 @@ def _hash_mod(*cols: Any, salt: int, mod: int) -> Any:
     return F.pmod(F.xxhash64(F.lit(salt), *cols), F.lit(mod))
 
 
-def synthetic_features(spark: Any, cookies: int) -> Any:
+def synthetic_features(spark: Any, cookies: int, *, partitions: int = 8) -> Any:
     """``cookies`` rows of ``COOKIE_FEATURES``, deterministic, generated in Spark."""
     from pyspark.sql import functions as F
 
     from spark_jobs.common.schemas import COOKIE_FEATURES
 
     hour0 = 495_000  # epoch hours, late 2026
-    df = spark.range(0, cookies, numPartitions=8).select(
+    df = spark.range(0, cookies, numPartitions=partitions).select(
         F.col("id"),
         F.floor(F.col("id") / 6).alias("person"),
         F.floor(F.col("id") / 12).alias("household"),
@@ -109,7 +109,9 @@ def synthetic_features(spark: Any, cookies: int) -> Any:
     )
 
 
-def _measure(spark: Any, cookies: int, *, runs: int, workdir: str) -> dict[str, Any]:
+def _measure(
+    spark: Any, cookies: int, *, runs: int, workdir: str, partitions: int
+) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from idgraph.settings import PairSettings
@@ -117,7 +119,9 @@ def _measure(spark: Any, cookies: int, *, runs: int, workdir: str) -> dict[str, 
 
     cfg = PairSettings()
     features_path, pairs_path = f"{workdir}/features-{cookies}", f"{workdir}/pairs-{cookies}"
-    synthetic_features(spark, cookies).write.mode("overwrite").parquet(features_path)
+    synthetic_features(spark, cookies, partitions=partitions).write.mode("overwrite").parquet(
+        features_path
+    )
     features = spark.read.parquet(features_path)
 
     def generate() -> None:
@@ -154,19 +158,20 @@ def run(quick: bool = False) -> dict[str, Any]:
     spark = build_spark(
         SparkSettings(
             master="local[2]",
-            shuffle_partitions=8,
+            shuffle_partitions=2 if quick else 8,
             driver_memory="4g",
             app_name="bench-candidates",
             extra_conf={"spark.ui.showConsoleProgress": "false"},
         )
     )
-    small, large = (25_000, 100_000) if quick else (100_000, 400_000)
+    small, large = (1_000, 4_000) if quick else (100_000, 400_000)
+    partitions = 2 if quick else 8
     runs = 1 if quick else 3
     workdir = tempfile.mkdtemp(prefix="idgraph-bench-candidates-")
     started = time.perf_counter()
     try:
-        lower = _measure(spark, small, runs=runs, workdir=workdir)
-        upper = _measure(spark, large, runs=runs, workdir=workdir)
+        lower = _measure(spark, small, runs=runs, workdir=workdir, partitions=partitions)
+        upper = _measure(spark, large, runs=runs, workdir=workdir, partitions=partitions)
     finally:
         spark.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -180,3 +185,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "total_seconds": round(time.perf_counter() - started, 1),
         "target": "pairs and time grow ~linearly (ratio ~ traffic ratio), < 50 pairs/cookie",
     }
+
+
+if __name__ == "__main__":
+    main_for("candidates")

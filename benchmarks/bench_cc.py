@@ -1,7 +1,7 @@
 """Connected components: our large-star/small-star on Spark vs scipy on the same edges.
 
-Two graphs: a random graph (~1M vertices, ~1M edges; quick: 100k) and a single long chain
-(100k vertices; quick: 20k), the worst case for round counts. Vertex ids are scattered signed
+Two graphs: a random graph (~1M vertices, ~1M edges; quick: 2k) and a single long chain
+(100k vertices; quick: 500), the worst case for round counts. Vertex ids are scattered signed
 64-bit values, as the job's ``xxhash64`` ids are. For each: median wall time of the Spark run
 (labels materialised), its rounds, scipy's time on the same edges in the same process, the
 ratio, and whether the two partitions are identical.
@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as scipy_cc
 
-from benchmarks.common import timed
+from benchmarks.common import main_for, timed
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def run(quick: bool = False) -> dict:
     spark = build_spark(
         SparkSettings(
             master="local[2]",
-            shuffle_partitions=4,
+            shuffle_partitions=2 if quick else 4,
             driver_memory="6g",
             app_name="bench-cc",
             extra_conf={"spark.ui.showConsoleProgress": "false"},
@@ -99,8 +99,8 @@ def run(quick: bool = False) -> dict:
     if not logging.getLogger().handlers:  # show the per-round progress of the CC loop
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     runs = 1 if quick else 3
-    n = 100_000 if quick else 1_000_000
-    chain = 20_000 if quick else 100_000
+    n = 2_000 if quick else 1_000_000
+    chain = 500 if quick else 100_000
     started = time.perf_counter()
     try:
         random_graph = _measure(spark, "random", n, *_random_graph(n, n, seed=1), runs=runs)
@@ -114,3 +114,7 @@ def run(quick: bool = False) -> dict:
         "total_seconds": round(time.perf_counter() - started, 1),
         "target": "random graph of 1M vertices / 1M edges in <= 25 s",
     }
+
+
+if __name__ == "__main__":
+    main_for("cc")

@@ -1,7 +1,7 @@
 """The ETL's keyed IP hashes: the pandas UDF (key from a broadcast, nothing in the plan) against
 the built-in composition it replaced (``sha2(concat(unhex(pad), …))``, pads in the plan).
 
-One simulated day (~200k raw lines; quick: ~50k) is parsed and cached once, then each way
+One simulated day (~200k raw lines; quick: ~2k) is parsed and cached once, then each way
 computes the IP fields of every line and Spark aggregates the hashes (``max`` of each, so
 nothing is pruned). Reported: median seconds of each, the extra seconds and microseconds per
 line of the UDF, in one local[2] session (the JVM start is outside the timing).
@@ -16,7 +16,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from benchmarks.common import timed
+from benchmarks.common import main_for, timed
 from idgraph.settings import SparkSettings
 from idgraph.simulator import simulate
 from spark_jobs.common.session import build_spark
@@ -50,33 +50,35 @@ def _force(df: DataFrame) -> None:
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Time both ways of hashing one simulated day's IPs."""
-    events = 50_000 if quick else 200_000
+    events = 2_000 if quick else 200_000
     runs = 1 if quick else 3
-    spark = build_spark(
-        SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="2g"),
-        checkpoint_dir=tempfile.mkdtemp(prefix="bench-ip-hash-"),
-    )
     with tempfile.TemporaryDirectory(prefix="bench-ip-hash-") as tmp:
-        simulate(tmp, DAY, 1, round(events / LINES_PER_PERSON_DAY), 3)
-        lines = spark.read.text(f"{tmp}/raw/pixel/dt={DAY}").repartition(2)
-        parsed = parse_lines(lines).select("ip").cache()
-        n = parsed.count()
-        key = spark.sparkContext.broadcast(KEY)
-        _force(normalize.with_ip_fields(parsed, column="ip", key=key))  # warm the workers
-        udf_median, udf_runs, _ = timed(
-            lambda: _force(normalize.with_ip_fields(parsed, column="ip", key=key)), runs=runs
+        spark = build_spark(
+            SparkSettings(master="local[2]", shuffle_partitions=2, driver_memory="2g"),
+            checkpoint_dir=f"{tmp}/_checkpoints",
         )
-        old_median, old_runs, _ = timed(lambda: _force(_builtin_fields(parsed)), runs=runs)
-        # The new way's parsing alone (the hash dropped), to split parsing from hashing.
-        parse_median, _, _ = timed(
-            lambda: (
-                normalize.with_ip_fields(parsed, column="ip", key=key)
-                .agg(F.max("ip_version"), F.count("ip_version"))
-                .collect()
-            ),
-            runs=runs,
-        )
-    spark.stop()
+        try:
+            simulate(tmp, DAY, 1, round(events / LINES_PER_PERSON_DAY), 3)
+            lines = spark.read.text(f"{tmp}/raw/pixel/dt={DAY}").repartition(2)
+            parsed = parse_lines(lines).select("ip").cache()
+            n = parsed.count()
+            key = spark.sparkContext.broadcast(KEY)
+            _force(normalize.with_ip_fields(parsed, column="ip", key=key))  # warm the workers
+            udf_median, udf_runs, _ = timed(
+                lambda: _force(normalize.with_ip_fields(parsed, column="ip", key=key)), runs=runs
+            )
+            old_median, old_runs, _ = timed(lambda: _force(_builtin_fields(parsed)), runs=runs)
+            # The new way's parsing alone (the hash dropped), to split parsing from hashing.
+            parse_median, _, _ = timed(
+                lambda: (
+                    normalize.with_ip_fields(parsed, column="ip", key=key)
+                    .agg(F.max("ip_version"), F.count("ip_version"))
+                    .collect()
+                ),
+                runs=runs,
+            )
+        finally:
+            spark.stop()
     return {
         "lines": n,
         "runs": runs,
@@ -88,3 +90,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "extra_seconds": round(udf_median - old_median, 2),
         "extra_us_per_line": round((udf_median - old_median) / n * 1e6, 2),
     }
+
+
+if __name__ == "__main__":
+    main_for("ip_hash")

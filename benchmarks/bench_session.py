@@ -11,7 +11,7 @@ SparkSession, each run times two jobs over the same ``visits/dt=D``, each writte
 Reported per scale: events, session pairs written, median seconds of each job, and the ratio
 session / reference; across scales, the 4x / 1x ratio of the session step (linear: ~4).
 
-    python -m benchmarks session [--quick]
+    python -m benchmarks session [--quick] [--out DIR]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import os
 import tempfile
 from typing import Any
 
-from benchmarks.common import timed
+from benchmarks.common import main_for, timed
 
 DAY = dt.date(2026, 11, 18)  # a Wednesday
 
@@ -71,19 +71,25 @@ def _measure(spark: Any, people: int, runs: int) -> dict[str, Any]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """Session evidence at ~N and ~4N events, 3 runs each (quick: one small run)."""
+    """Session evidence at ~N and ~4N events, 3 runs each (quick: one run of 200 people)."""
     from idgraph.pipeline import build_session
     from idgraph.settings import load_settings
 
-    spark = build_session(load_settings())
+    checkpoints = tempfile.TemporaryDirectory(prefix="bench-session-checkpoints-")
+    spark = build_session(
+        load_settings(
+            lake={"root": checkpoints.name}, spark={"shuffle_partitions": 2} if quick else {}
+        )
+    )
     try:
         if quick:
-            return {"quick": True, "small": _measure(spark, 2_000, runs=1)}
+            return {"quick": True, "small": _measure(spark, 200, runs=1)}
         runs = int(os.environ.get("IDGRAPH_BENCH_RUNS", "3"))
         small = _measure(spark, 10_000, runs)
         large = _measure(spark, 40_000, runs)
     finally:
         spark.stop()
+        checkpoints.cleanup()
     return {
         "quick": False,
         "runs": runs,
@@ -96,6 +102,4 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    import sys
-
-    print(run(quick="--quick" in sys.argv))
+    main_for("session")

@@ -25,7 +25,7 @@ NOT_SETTINGS: Mapping[str, str] = {
     "IDGRAPH_BENCH_TRAIN_LAKES": "benchmarks (training): prepared lakes, `L1:D1,L2:D2`",
     "IDGRAPH_BENCH_TRAIN_SNAPSHOTS": "benchmarks (training): snapshot counts to time",
     "IDGRAPH_BENCH_TRAIN_RUNS": "benchmarks (training): repetitions per measurement",
-    "IDGRAPH_FIGURES_DIR": "notebooks/graph_health.ipynb: also save the figures here",
+    "IDGRAPH_FIGURES_DIR": "notebooks/*.ipynb: also save the figures here, as PNG",
     "IDGRAPH_EXPLAIN_JSON": "notebooks/graph_health.ipynb: the explanation to draw",
 }
 """The only ``IDGRAPH_*`` variables that are not settings, and what reads each (docs/cli.md)."""
