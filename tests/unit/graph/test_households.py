@@ -76,18 +76,22 @@ def _world(spark):  # type: ignore[no-untyped-def]
     )
 
 
+def _build(persons, features, **overrides):  # type: ignore[no-untyped-def]
+    """``build_households`` with this module's rule figures, ``overrides`` on top."""
+    kwargs: dict[str, Any] = {
+        "min_days": MIN_DAYS,
+        "min_weekend_share": MIN_WEEKEND_SHARE,
+        "max_network_cookies": MAX_NETWORK_COOKIES,
+        "max_household_cookies": MAX_HOUSEHOLD_COOKIES,
+        "cc_options": {"implementation": "dataframe"},
+    }
+    return build_households(persons, features, **(kwargs | overrides))
+
+
 @pytest.fixture(scope="module")
 def built(spark):  # type: ignore[no-untyped-def]
     persons, features = _world(spark)
-    result = build_households(
-        persons,
-        features,
-        min_days=MIN_DAYS,
-        min_weekend_share=MIN_WEEKEND_SHARE,
-        max_network_cookies=MAX_NETWORK_COOKIES,
-        max_household_cookies=MAX_HOUSEHOLD_COOKIES,
-        cc_options={"implementation": "dataframe"},
-    )
+    result = _build(persons, features)
     rows = {(r.site_id, r.cookie_id): r.asDict() for r in result.households.collect()}
     return result, rows
 
@@ -135,15 +139,7 @@ def test_without_home_networks_every_person_is_alone(spark) -> None:  # type: ig
         [("s", "x", 1), ("s", "y", 1), ("s", "z", 2)],
         "site_id string, cookie_id string, person long",
     )
-    result = build_households(
-        persons,
-        persons.select("site_id", "cookie_id"),
-        min_days=MIN_DAYS,
-        min_weekend_share=MIN_WEEKEND_SHARE,
-        max_network_cookies=MAX_NETWORK_COOKIES,
-        max_household_cookies=MAX_HOUSEHOLD_COOKIES,
-        cc_options={"implementation": "dataframe"},
-    )
+    result = _build(persons, persons.select("site_id", "cookie_id"))
     rows = {r.cookie_id: (r.household, r.household_size) for r in result.households.collect()}
     assert rows == {"x": (1, 2), "y": (1, 2), "z": (2, 1)}
     assert result.evidence is False
@@ -249,14 +245,11 @@ def test_a_household_is_one_home(  # type: ignore[no-untyped-def]
     spark, rank, agents, networks, visit, busy, long_chain, short_chain
 ) -> None:
     persons, features = _agent_world(spark)
-    result = build_households(
+    result = _build(
         persons,
         features,
-        min_days=MIN_DAYS,
-        min_weekend_share=MIN_WEEKEND_SHARE,
         max_network_cookies=100,
         max_household_cookies=100,
-        cc_options={"implementation": "dataframe"},
         max_network_agents=agents,
         max_network_rank=rank,
         max_household_networks=networks,
