@@ -27,7 +27,7 @@ from typing import Any
 
 from rich.console import Console
 
-from idgraph.settings import AppSettings
+from idgraph.core.settings import AppSettings
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def sample_cookies(lake: str, day: dt.date, *, people: int = 3) -> list[dict[str
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    from spark_jobs.common.paths import Lake
+    from idgraph.core.lake import Lake
 
     paths = Lake(lake)
     graph = ds.dataset(paths.partition("identity_graph", day), format="parquet").to_table(
@@ -185,7 +185,7 @@ def wrong_link(lake: str, day: dt.date) -> tuple[dict[str, str], dict[str, str],
     when there is one (a real mistake to report), else any such pair; and which it is."""
     import pyarrow.dataset as ds
 
-    from spark_jobs.common.paths import Lake
+    from idgraph.core.lake import Lake
 
     paths = Lake(lake)
     graph = ds.dataset(paths.partition("identity_graph", day), format="parquet").to_table(
@@ -280,6 +280,6 @@ def feedback_step(console: Console, lake: str, day: dt.date, port: int) -> dict[
 
 def settings_for(lake: str) -> AppSettings:
     """Demo settings: the lake given, everything else from defaults/environment."""
-    from idgraph.settings import load_settings
+    from idgraph.core.settings import load_settings
 
     return load_settings(lake={"root": lake})

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from idgraph.settings import AppSettings
+from idgraph.core.settings import AppSettings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -27,8 +27,8 @@ def sample_link(spark: SparkSession, settings: AppSettings, day: dt.date) -> lis
     when the day has none."""
     from pyspark.sql import functions as F
 
+    from idgraph.core.lake import Lake
     from spark_jobs.common.io import partition_exists, read_partition
-    from spark_jobs.common.paths import Lake
     from spark_jobs.common.schemas import PAIR_KEYS
 
     lake = Lake(settings.lake.root)
@@ -370,9 +370,9 @@ def _contributions(
     model: dict[str, Any],
 ) -> dict[Any, dict[str, Any]]:
     """Contributions of ``pairs`` under the model that scored the day (notes in ``model``)."""
-    from spark_jobs.common.paths import Lake
+    from idgraph.core.lake import Lake
+    from idgraph.core.model_registry import load_model_version
     from training.contributions import contributions, pair_feature_rows
-    from training.registry import load_model_version
 
     version = hood.model_version
     if not pairs:

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from idgraph.core.lake import Lake
 from spark_jobs.common.evidence import evidence_present
 from spark_jobs.common.io import partition_exists, read_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS
 
 if TYPE_CHECKING:

@@ -48,7 +48,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings
 from spark_jobs.common.io import (
     partition_exists,
     path_exists,
@@ -56,9 +57,9 @@ from spark_jobs.common.io import (
     read_range,
     write_text,
 )
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS, pair_ordered
-from training.metrics import prf
+from training.hidden_logins import render_hidden, run_hidden_logins
+from training.metrics import c2, prf
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,6 @@ TARGETS = {
     "household_precision": 0.90,
     "household_recall": 0.70,
 }
-
-
-def c2(n: Column) -> Column:
-    """C(n, 2) as a long."""
-    return (n * (n - 1) / 2).cast("long")
 
 
 def clustering_counts(assigned: DataFrame, *, cluster: Column) -> dict[str, int]:
@@ -774,8 +770,6 @@ def render(result: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.table import Table
 
-    from training.hidden_logins import render_hidden
-
     parts = []
     if result.get("methods"):
         parts += [_methods_table(result), _links_table(result)]
@@ -854,8 +848,6 @@ def run_evaluation(
     )
     result["truth"] = has_truth
     if hide_logins is not None:
-        from training.hidden_logins import run_hidden_logins
-
         result["hidden_logins"] = run_hidden_logins(
             spark,
             settings,

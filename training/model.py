@@ -7,7 +7,7 @@ import re
 
 from pyspark.sql import DataFrame, SparkSession
 
-from idgraph.settings import TrainingSettings
+from idgraph.core.settings import TrainingSettings
 
 _LOCAL_MASTER = re.compile(r"^local(?:\[(\d+|\*)(?:,\d+)?\])?$")
 
