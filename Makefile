@@ -50,6 +50,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layering: core <- stages <- runner and CLI (docs/architecture.md)
 
 format: install
 	$(BIN)/ruff format .
