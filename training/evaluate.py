@@ -50,6 +50,7 @@ from pyspark.sql import functions as F
 
 from idgraph.core.lake import Lake
 from idgraph.core.settings import AppSettings
+from spark_jobs.common.evidence import session_rule_edges
 from spark_jobs.common.io import (
     partition_exists,
     path_exists,
@@ -58,6 +59,8 @@ from spark_jobs.common.io import (
     write_text,
 )
 from spark_jobs.common.schemas import PAIR_KEYS, pair_ordered
+from spark_jobs.graph.connected_components import large_small_star
+from spark_jobs.pair_scoring.session_evidence import window_evidence
 from training.hidden_logins import render_hidden, run_hidden_logins
 from training.metrics import c2, prf
 
@@ -282,8 +285,6 @@ def scored_edge_counts(scored: DataFrame, cookies: DataFrame) -> dict[str, int]:
 def rule_clusters(everyone: DataFrame, rule_pairs: DataFrame) -> DataFrame:
     """``everyone`` with ``rule_cluster``: connected components over login edges (same hash)
     and ``rule_pairs`` (``PAIR_KEYS``) among these cookies."""
-    from spark_jobs.graph.connected_components import large_small_star
-
     vid = F.xxhash64("site_id", "cookie_id")  # evaluation only: a collision merges two cookies
     ids = everyone.select("site_id", "cookie_id", "login_hash", vid.alias("id"))
     roots = (
@@ -506,8 +507,6 @@ def _window_evidence(
     spark: SparkSession, settings: AppSettings, lake: Lake, day: dt.date
 ) -> DataFrame | None:
     """The session evidence over the day's window (None without ``session_pairs``)."""
-    from spark_jobs.pair_scoring.session_evidence import window_evidence
-
     start = day - dt.timedelta(days=settings.etl.feature_window_days - 1)
     try:
         daily = read_range(spark, lake, "session_pairs", start, day)
@@ -571,8 +570,6 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
     add_links("naive_ip_ua", cookies, naive_ip_ua_cluster())
     evidence = _window_evidence(spark, settings, lake, day)
     if evidence is not None:
-        from spark_jobs.common.evidence import session_rule_edges
-
         evidence = evidence.cache()
         # The floor as stated (hops + 3 co-present days) and the graph's own rule (hops).
         for name, codays in (("session_rule", 3), ("session_rule_hops", 0)):

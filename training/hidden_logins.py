@@ -63,6 +63,7 @@ from spark_jobs.common.io import (
 )
 from spark_jobs.common.optouts import read_optouts
 from spark_jobs.etl.features_job import run_features
+from spark_jobs.graph.edges import generic_logins
 from spark_jobs.graph.job import run_graph
 from spark_jobs.pair_scoring.candidates_job import run_candidates
 from spark_jobs.pair_scoring.scoring_job import run_scoring
@@ -96,8 +97,6 @@ def is_hidden(login: Column, *, seed: int, share: float) -> Column:
 
 def generic_hashes(features: DataFrame, settings: AppSettings) -> DataFrame:
     """The day's generic login hashes (``login_hash``), as the graph stage finds them."""
-    from spark_jobs.graph.edges import generic_logins
-
     gs = settings.graph
     return generic_logins(
         features.select(*_GENERIC_COLUMNS),

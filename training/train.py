@@ -31,6 +31,7 @@ from spark_jobs.common.feedback import feedback_labels
 from spark_jobs.common.io import delete_path, list_children, list_partitions, read_partition
 from spark_jobs.common.schemas import PAIR_KEYS
 from spark_jobs.etl.panel import read_panel
+from spark_jobs.pair_scoring.pair_features import build_pair_features, model_features
 from spark_jobs.pair_scoring.scoring import broadcast_booster, score_pairs
 from training import examples as ex
 from training import reweight as rw
@@ -722,8 +723,6 @@ def _run_training(
     run: str,
     on_snapshot: Callable[[int, int, dt.date, dict[str, int]], None] | None,
 ) -> StageResult:
-    from spark_jobs.pair_scoring.pair_features import build_pair_features, model_features
-
     cfg = settings.training
     lake = Lake(settings.lake.root)
     available = set(list_partitions(spark, lake, "candidate_pairs")) & set(

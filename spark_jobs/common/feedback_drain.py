@@ -17,6 +17,9 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from idgraph.core import keyspace as ks
+from idgraph.core.lake import Lake
+from spark_jobs.common.feedback import FEEDBACK, FEEDBACK_TABLE
+from spark_jobs.common.io import partition_exists, read_partition, write_partition
 from spark_jobs.common.optouts_drain import stream_entries
 
 if TYPE_CHECKING:
@@ -98,10 +101,6 @@ def drain_feedback(
     Returns:
         ``feedback_drained`` (every entry) and ``feedback_unusable`` (entries with a problem).
     """
-    from idgraph.core.lake import Lake
-    from spark_jobs.common.feedback import FEEDBACK, FEEDBACK_TABLE
-    from spark_jobs.common.io import partition_exists, read_partition, write_partition
-
     entries = pending_feedback(client)
     if not entries:
         return {"feedback_drained": 0, "feedback_unusable": 0}

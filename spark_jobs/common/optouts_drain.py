@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from idgraph.core import keyspace as ks
 from idgraph.core import optout_rule
+from idgraph.core.lake import Lake
+from spark_jobs.common.io import list_partitions, partition_exists, read_partition, write_partition
+from spark_jobs.common.optouts import OPTOUTS, people_of
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from idgraph.core.lake import Lake
     from idgraph.core.settings import AppSettings
 
 log = logging.getLogger(__name__)
@@ -85,8 +87,6 @@ def _rows(entries: list[tuple[bytes, dict[str, str]]]) -> list[tuple[Any, ...]]:
 def _graph_days(spark: SparkSession, lake: Lake, day: dt.date, client: Any) -> list[dt.date]:
     """The graphs an opt-out drained on ``day`` is read against: the live version's (the one
     the service answered from and deleted in) and the newest built on or before ``day``."""
-    from spark_jobs.common.io import list_partitions
-
     built = [d for d in list_partitions(spark, lake, "identity_graph") if d <= day]
     days = set(built[-1:])
     live, _ = ks.decode_live(client.get(ks.LIVE_KEY))
@@ -99,9 +99,6 @@ def _graph_days(spark: SparkSession, lake: Lake, day: dt.date, client: Any) -> l
 
 def _people(spark: SparkSession, lake: Lake, requests: DataFrame, days: list[dt.date]) -> DataFrame:
     """``requests`` with the rows that opt their whole people out (``optouts.people_of``)."""
-    from spark_jobs.common.io import partition_exists, read_partition
-    from spark_jobs.common.optouts import people_of
-
     graph = logins = None
     for day in days:
         g = read_partition(spark, lake, "identity_graph", day).select(
@@ -135,10 +132,6 @@ def drain_optouts(spark: SparkSession, settings: AppSettings, day: dt.date, *, c
     Returns:
         Opt-outs drained (stream entries, not the rows they brought in).
     """
-    from idgraph.core.lake import Lake
-    from spark_jobs.common.io import partition_exists, read_partition, write_partition
-    from spark_jobs.common.optouts import OPTOUTS
-
     entries = pending_optouts(client)
     if not entries:
         return 0

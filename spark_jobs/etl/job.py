@@ -29,6 +29,7 @@ from pyspark.sql import types as T
 
 from idgraph.core.lake import Lake
 from idgraph.core.settings import AppSettings
+from idgraph.core.settings.etl import DEV_IP_HASH_KEY
 from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.expectations import check_suite
 from spark_jobs.common.io import (
@@ -158,8 +159,6 @@ def check_ip_hash_key(settings: AppSettings) -> None:
     Raises:
         StageFailed: one line naming the setting.
     """
-    from idgraph.core.settings.etl import DEV_IP_HASH_KEY
-
     lake = Lake(settings.lake.root)
     if not lake.is_local and settings.etl.ip_hash_key.get_secret_value() == DEV_IP_HASH_KEY:
         raise StageFailed(

@@ -24,6 +24,7 @@ from idgraph.core.settings import AppSettings
 from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.io import partition_exists, read_partition, write_partition
 from spark_jobs.common.schemas import PAIR_KEYS, SCORED_PAIRS, conform
+from spark_jobs.pair_scoring.pair_features import build_pair_features
 from spark_jobs.pair_scoring.scoring import broadcast_booster, score_pairs
 from spark_jobs.pair_scoring.session_evidence import evidence_present
 
@@ -104,8 +105,6 @@ def run_scoring(
         log.warning("scoring %s: %s", day, NO_CHAMPION)
         return StageResult(STAGE, {"pairs_scored": 0}, skipped=True, note=NO_CHAMPION)
     if build_features is None:
-        from spark_jobs.pair_scoring.pair_features import build_pair_features
-
         build_features = build_pair_features
     pairs = read_partition(spark, lake, "candidate_pairs", day)
     pairs = pairs.select(*PAIR_KEYS, *evidence_present(pairs.columns))
