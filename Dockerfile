@@ -11,8 +11,6 @@ RUN python -m venv /opt/venv && /opt/venv/bin/pip install -r requirements/servic
 COPY pyproject.toml README.md ./
 COPY idgraph idgraph
 COPY lookup_service lookup_service
-COPY spark_jobs/__init__.py spark_jobs/__init__.py
-COPY spark_jobs/common/__init__.py spark_jobs/common/paths.py spark_jobs/common/
 # The project without extras (no pyspark, no ML); --no-deps: the lock above is the truth.
 RUN /opt/venv/bin/pip install --no-deps . \
     && /opt/venv/bin/python -c "import lookup_service.main, importlib.util as u; assert u.find_spec('pyspark') is None"

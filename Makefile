@@ -10,7 +10,7 @@ DEMO_LAKE ?= demo-lake
 PYTEST_ARGS ?=
 
 # PYSPARK_PYTHON, SPARK_LOCAL_IP, OMP_WAIT_POLICY, …: each Python entry point sets them
-# (idgraph/settings/process_env.py), so `idgraph …` run without make behaves the same.
+# (idgraph/core/settings/process_env.py), so `idgraph …` run without make behaves the same.
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
 
 .PHONY: install install-tools demo test test-fast lint format bench eval build-emr clean help
@@ -50,6 +50,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layering: core <- stages <- runner and CLI (docs/architecture.md)
 
 format: install
 	$(BIN)/ruff format .

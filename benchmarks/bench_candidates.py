@@ -114,7 +114,7 @@ def _measure(
 ) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
-    from idgraph.settings import PairSettings
+    from idgraph.core.settings import PairSettings
     from spark_jobs.pair_scoring.candidates import block_members, blocking_report, build_candidates
 
     cfg = PairSettings()
@@ -152,7 +152,7 @@ def _measure(
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Benchmark figures (see the module docstring)."""
-    from idgraph.settings import SparkSettings
+    from idgraph.core.settings import SparkSettings
     from spark_jobs.common.session import build_spark
 
     spark = build_spark(

@@ -83,7 +83,7 @@ def _measure(spark: Any, name: str, n: int, src: np.ndarray, dst: np.ndarray, ru
 
 def run(quick: bool = False) -> dict:
     """Benchmark figures (see the module docstring)."""
-    from idgraph.settings import SparkSettings
+    from idgraph.core.settings import SparkSettings
     from spark_jobs.common.session import build_spark
 
     spark = build_spark(

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import main_for, timed
-from idgraph.settings.process_env import with_process_env
+from idgraph.core.settings.process_env import with_process_env
+from idgraph.core.stage import RESULT_MARKER
 from idgraph.simulator import simulate
-from spark_jobs.entrypoint import RESULT_MARKER
 
 DAY = dt.date(2026, 11, 18)  # a Wednesday
 LINES_PER_PERSON_DAY = 9.4  # the simulator's measured volume per person and day

@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from benchmarks.common import main_for, timed
-from idgraph.settings import SparkSettings
+from idgraph.core.settings import SparkSettings
 from idgraph.simulator import simulate
 from spark_jobs.common.session import build_spark
 from spark_jobs.etl import normalize

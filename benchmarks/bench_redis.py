@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import main_for, timed
-from idgraph import keyspace as ks
-from idgraph.embedded import graph_server_config, start_server
+from idgraph.core import keyspace as ks
+from idgraph.core import versions
+from idgraph.core.embedded import graph_server_config, start_server
 from spark_jobs.graph import redis_loader as rl
 from spark_jobs.graph import writers
 
@@ -87,12 +88,12 @@ def load_compact(
     """Write one version with the per-partition writer (one client) and switch to it."""
     import pyarrow as pa
 
-    target = rl.RedisTarget(url)
+    target = versions.RedisTarget(url)
     writer = rl.bucket_writer(target, version.name, "cookie", 20_000, mode)
     stats = next(iter(writer(iter(batches))))
     client = target.client()
-    live, _, raw = rl.read_live(client)
-    rl.switch_live(client, expected=raw, live=version, previous=None)
+    live, _, raw = versions.read_live(client)
+    versions.switch_live(client, expected=raw, live=version, previous=None)
     client.close()
     return {k: v[0] for k, v in pa.Table.from_batches([stats]).to_pydict().items()}
 
@@ -147,7 +148,7 @@ def spark_publish_rate(graph: dict[str, list[Any]], url: str) -> dict[str, Any]:
     """Cookies/s of the whole Spark publish (encode, shuffle, write, verify) in local mode."""
     import datetime as dt
 
-    from idgraph.settings import load_settings
+    from idgraph.core.settings import load_settings
     from spark_jobs.common.session import build_spark
     from spark_jobs.graph.publish import publish_graph
 
@@ -160,7 +161,12 @@ def spark_publish_rate(graph: dict[str, list[Any]], url: str) -> dict[str, Any]:
     df.count()
     started = time.perf_counter()
     summary = publish_graph(
-        spark, df, None, settings=settings, target=rl.RedisTarget(url), day=dt.date(2024, 1, 5)
+        spark,
+        df,
+        None,
+        settings=settings,
+        target=versions.RedisTarget(url),
+        day=dt.date(2024, 1, 5),
     )
     total = time.perf_counter() - started
     df.unpersist()
@@ -178,8 +184,8 @@ def client_costs(
     """Client CPU per stage: encoder (vectorised and scalar), payload build, CRC alone."""
     import pyarrow as pa
 
-    from idgraph import keyspace_batch
-    from idgraph import rdb_payload as rdb
+    from idgraph.core import keyspace_batch
+    from idgraph.core import rdb_payload as rdb
 
     table = pa.Table.from_pydict(graph)
     n = table.num_rows

@@ -38,8 +38,8 @@ from benchmarks.bench_redis import (
     synthetic_graph,
 )
 from benchmarks.common import main_for
-from idgraph import keyspace as ks
-from idgraph.embedded import free_port, graph_server_config, start_server
+from idgraph.core import keyspace as ks
+from idgraph.core.embedded import free_port, graph_server_config, start_server
 
 API_KEY = "bench-key"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}

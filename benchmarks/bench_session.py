@@ -27,11 +27,11 @@ DAY = dt.date(2026, 11, 18)  # a Wednesday
 
 
 def _measure(spark: Any, people: int, runs: int) -> dict[str, Any]:
+    from idgraph.core.lake import Lake
+    from idgraph.core.settings import load_settings
     from idgraph.pipeline import DAILY_STAGES, run_day
-    from idgraph.settings import load_settings
     from idgraph.simulator import simulate
     from spark_jobs.common.io import read_partition
-    from spark_jobs.common.paths import Lake
     from spark_jobs.etl import features as feats
     from spark_jobs.pair_scoring.session_evidence import daily_session_pairs
 
@@ -72,8 +72,8 @@ def _measure(spark: Any, people: int, runs: int) -> dict[str, Any]:
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Session evidence at ~N and ~4N events, 3 runs each (quick: one run of 200 people)."""
+    from idgraph.core.settings import load_settings
     from idgraph.pipeline import build_session
-    from idgraph.settings import load_settings
 
     checkpoints = tempfile.TemporaryDirectory(prefix="bench-session-checkpoints-")
     spark = build_session(

@@ -88,8 +88,8 @@ def peak_rss(
 
 
 def _small_lake(root: Path, world: dict[str, Any], *, quick: bool) -> tuple[str, dt.date]:
+    from idgraph.core.settings import load_settings
     from idgraph.pipeline import DAILY_STAGES, build_session, day_range, run_day
-    from idgraph.settings import load_settings
     from idgraph.simulator import simulate
 
     start, days = world["start"], int(world["days"])

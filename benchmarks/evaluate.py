@@ -24,14 +24,14 @@ import time
 from pathlib import Path
 
 from benchmarks.common import machine
-from idgraph.settings.process_env import configure_process_env
+from idgraph.core.settings.process_env import configure_process_env
 
 RESULTS = Path(__file__).parent / "results"
 START = dt.date(2026, 1, 5)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from idgraph.settings import SimulatorSettings
+    from idgraph.core.settings import SimulatorSettings
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.evaluate")
     parser.add_argument("--lake", default="eval-lake")
@@ -56,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     configure_process_env()  # before xgboost loads OpenMP
 
+    from idgraph.core.lake import Lake
+    from idgraph.core.settings import load_settings
     from idgraph.pipeline import DAILY_STAGES, build_session, day_range, run_day
-    from idgraph.settings import load_settings
     from idgraph.simulator import simulate
     from spark_jobs.common.io import partition_exists
-    from spark_jobs.common.paths import Lake
     from training.evaluate import run_evaluation
     from training.train import run_training
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import machine
-from idgraph.settings.process_env import configure_process_env
+from idgraph.core.settings.process_env import configure_process_env
 
 RESULTS = Path(__file__).parent / "results"
 KEYS = ["site_id_l", "cookie_id_l", "site_id_r", "cookie_id_r"]
@@ -196,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_process_env()  # before xgboost loads OpenMP
 
+    from idgraph.core.settings import load_settings
     from idgraph.pipeline import build_session
-    from idgraph.settings import load_settings
     from spark_jobs.pair_scoring.pair_features import model_features
 
     settings = load_settings()

@@ -27,7 +27,9 @@ from typing import Any
 
 from rich.console import Console
 
-from idgraph.settings import AppSettings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings, load_settings
+from idgraph.pipeline import DAILY_STAGES, DRAIN_STAGE, PUBLISH_STAGE, build_session, run_day
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +108,6 @@ def sample_cookies(lake: str, day: dt.date, *, people: int = 3) -> list[dict[str
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    from spark_jobs.common.paths import Lake
-
     paths = Lake(lake)
     graph = ds.dataset(paths.partition("identity_graph", day), format="parquet").to_table(
         columns=["site_id", "cookie_id", "unified_id", "component_size"]
@@ -185,8 +185,6 @@ def wrong_link(lake: str, day: dt.date) -> tuple[dict[str, str], dict[str, str],
     when there is one (a real mistake to report), else any such pair; and which it is."""
     import pyarrow.dataset as ds
 
-    from spark_jobs.common.paths import Lake
-
     paths = Lake(lake)
     graph = ds.dataset(paths.partition("identity_graph", day), format="parquet").to_table(
         columns=["site_id", "cookie_id", "unified_id", "component_size"]
@@ -223,8 +221,6 @@ def feedback_step(console: Console, lake: str, day: dt.date, port: int) -> dict[
     verdict is sent after day ``day`` was published, so the demo drains it the way that
     publish does (``drain_feedback``) before it runs day ``day`` + 1 in full.
     """
-    from idgraph.pipeline import DAILY_STAGES, DRAIN_STAGE, PUBLISH_STAGE, build_session, run_day
-
     base = f"http://127.0.0.1:{port}"
     a, b, mistake = wrong_link(lake, day)
 
@@ -280,6 +276,4 @@ def feedback_step(console: Console, lake: str, day: dt.date, port: int) -> dict[
 
 def settings_for(lake: str) -> AppSettings:
     """Demo settings: the lake given, everything else from defaults/environment."""
-    from idgraph.settings import load_settings
-
     return load_settings(lake={"root": lake})

@@ -11,7 +11,24 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from idgraph.settings import AppSettings
+from idgraph.core.lake import Lake
+from idgraph.core.model_registry import load_model_version
+from idgraph.core.settings import AppSettings
+from spark_jobs.common.io import partition_exists, read_partition
+from spark_jobs.common.schemas import PAIR_KEYS
+from spark_jobs.graph.explain import (
+    LOGIN,
+    SCORED,
+    ExplainError,
+    analyse_component,
+    gather,
+    parse_cookie,
+    ref,
+    short_login,
+    spanning_tree,
+    widest_path,
+)
+from training.contributions import SCORE_TOLERANCE, contributions, pair_feature_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -26,10 +43,6 @@ def sample_link(spark: SparkSession, settings: AppSettings, day: dt.date) -> lis
     """Two cookies that one kept scored edge of ``day`` joins (a hash order picks it), or None
     when the day has none."""
     from pyspark.sql import functions as F
-
-    from spark_jobs.common.io import partition_exists, read_partition
-    from spark_jobs.common.paths import Lake
-    from spark_jobs.common.schemas import PAIR_KEYS
 
     lake = Lake(settings.lake.root)
     if not partition_exists(spark, lake, "scored_pairs", day):
@@ -60,8 +73,6 @@ def sample_link(spark: SparkSession, settings: AppSettings, day: dt.date) -> lis
 
 
 def _edge(e: Edge, contribs: dict[Any, dict[str, Any]], status: str = "kept") -> dict[str, Any]:
-    from spark_jobs.graph.explain import SCORED, ref, short_login
-
     out: dict[str, Any] = {
         "from": ref(e.a),
         "to": ref(e.b),
@@ -105,17 +116,6 @@ def explain(
     Raises:
         spark_jobs.graph.explain.ExplainError: no graph for the day, or a malformed cookie.
     """
-    from spark_jobs.graph.explain import (
-        SCORED,
-        ExplainError,
-        analyse_component,
-        gather,
-        parse_cookie,
-        ref,
-        short_login,
-        spanning_tree,
-        widest_path,
-    )
 
     def step(what: str) -> None:
         if on_step is not None:
@@ -237,8 +237,6 @@ def explain(
 
 def _check_scores(out: dict[str, Any], contribs: dict[Any, dict[str, Any]]) -> None:
     """Mark every contribution whose recomputed score differs from the stored one."""
-    from training.contributions import SCORE_TOLERANCE
-
     edges = [*out.get("tree", []), *out.get("path", []), *out.get("between", [])]
     if out.get("direct_pair"):
         edges.append(out["direct_pair"])
@@ -256,8 +254,6 @@ def _count_kinds(edges: Sequence[Edge]) -> str:
 
 
 def _cookie_row(hood: Neighbourhood, key: Key) -> dict[str, Any]:
-    from spark_jobs.graph.explain import ref, short_login
-
     row = hood.graph.get(key)
     if row is None:
         status = "opted out" if hood.opted_out.get(key) else "not in the graph"
@@ -278,8 +274,6 @@ def _cookie_row(hood: Neighbourhood, key: Key) -> dict[str, Any]:
 
 
 def _absent(hood: Neighbourhood, key: Key) -> str:
-    from spark_jobs.graph.explain import ref
-
     if hood.opted_out.get(key):
         return f"{ref(key)} opted out: no graph holds it since, and nothing more is shown."
     return (
@@ -307,8 +301,6 @@ def _why_apart(
     b: Key,
     between: Sequence[tuple[Edge, str]],
 ) -> str:
-    from spark_jobs.graph.explain import ref, short_login
-
     direct = hood.direct or {}
     lo, hi = sorted([a, b])
     parts: list[str] = []
@@ -370,10 +362,6 @@ def _contributions(
     model: dict[str, Any],
 ) -> dict[Any, dict[str, Any]]:
     """Contributions of ``pairs`` under the model that scored the day (notes in ``model``)."""
-    from spark_jobs.common.paths import Lake
-    from training.contributions import contributions, pair_feature_rows
-    from training.registry import load_model_version
-
     version = hood.model_version
     if not pairs:
         model["contributions"] = "no scored edge to explain"
@@ -400,8 +388,6 @@ def _contributions(
 
 
 def _component(view: ComponentView, hood: Neighbourhood) -> dict[str, Any]:
-    from spark_jobs.graph.explain import LOGIN
-
     return {
         "unified_id": view.unified_id,
         "cookies": len(view.cookies),

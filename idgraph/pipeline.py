@@ -8,45 +8,46 @@ sequences them, shows progress and collects their summaries. A stage that raises
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pyspark.sql import SparkSession
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from idgraph.settings import AppSettings
-
-if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
-
-    from spark_jobs.common.stage import StageResult
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings
+from idgraph.core.stage import StageFailed, StageResult
+from spark_jobs.common.session import build_spark
+from spark_jobs.etl.features_job import run_features
+from spark_jobs.etl.job import run_etl
+from spark_jobs.etl.panel import run_panel
+from spark_jobs.graph.drain import run_drain
+from spark_jobs.graph.job import run_graph
+from spark_jobs.graph.publish import run_publish
+from spark_jobs.pair_scoring.candidates_job import run_candidates
+from spark_jobs.pair_scoring.scoring_job import run_scoring
 
 log = logging.getLogger(__name__)
 
-# (stage name, "module:function"), in the order a day runs them.
-DAILY_STAGES: tuple[tuple[str, str], ...] = (
-    ("etl", "spark_jobs.etl.job:run_etl"),
-    ("panel", "spark_jobs.etl.panel:run_panel"),
-    ("features", "spark_jobs.etl.features_job:run_features"),
-    ("candidates", "spark_jobs.pair_scoring.candidates_job:run_candidates"),
-    ("scoring", "spark_jobs.pair_scoring.scoring_job:run_scoring"),
-    ("graph", "spark_jobs.graph.job:run_graph"),
+StageFn = Callable[..., StageResult]
+Stage = tuple[str, StageFn]
+
+# (stage name, run function), in the order a day runs them.
+DAILY_STAGES: tuple[Stage, ...] = (
+    ("etl", run_etl),
+    ("panel", run_panel),
+    ("features", run_features),
+    ("candidates", run_candidates),
+    ("scoring", run_scoring),
+    ("graph", run_graph),
 )
-PUBLISH_STAGE = ("publish", "spark_jobs.graph.publish:run_publish")
+PUBLISH_STAGE: Stage = ("publish", run_publish)
 # Before a published day's chain: the service's opt-outs and verdicts into the lake, so the
 # day's graph honours everything received before it started (only jobs that publish see Redis).
-DRAIN_STAGE = ("drain", "spark_jobs.graph.drain:run_drain")
-
-StageFn = Callable[..., "StageResult"]
-
-
-def resolve(target: str) -> StageFn:
-    """Import ``module:function``."""
-    module_name, _, fn_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), fn_name)  # type: ignore[no-any-return]
+DRAIN_STAGE: Stage = ("drain", run_drain)
 
 
 @dataclass
@@ -69,21 +70,19 @@ def run_day(
     settings: AppSettings,
     day: dt.date,
     *,
-    stages: Sequence[tuple[str, str]] = DAILY_STAGES,
+    stages: Sequence[Stage] = DAILY_STAGES,
     progress: Progress | None = None,
     stage_kwargs: dict[str, dict[str, Any]] | None = None,
 ) -> DayReport:
     """Run ``stages`` for ``day``; stop at the first failure and record it."""
-    from spark_jobs.common.stage import StageFailed
-
     report = DayReport(day=day)
     task = progress.add_task(f"{day}", total=len(stages)) if progress else None
-    for name, target in stages:
+    for name, run in stages:
         if progress is not None and task is not None:
             progress.update(task, description=f"{day} {name}")
         started = time.perf_counter()
         try:
-            result = resolve(target)(spark, settings, day, **(stage_kwargs or {}).get(name, {}))
+            result = run(spark, settings, day, **(stage_kwargs or {}).get(name, {}))
         except StageFailed as exc:
             report.failed, report.error = name, str(exc)
             log.error("%s: stage %s failed: %s", day, name, exc)
@@ -117,42 +116,4 @@ def make_progress() -> Progress:
 
 def build_session(settings: AppSettings) -> SparkSession:
     """The job's SparkSession, checkpointing under the lake."""
-    from spark_jobs.common.paths import Lake
-    from spark_jobs.common.session import build_spark
-
     return build_spark(settings.spark, checkpoint_dir=Lake(settings.lake.root).checkpoints)
-
-
-def stage_main(
-    run: StageFn,
-    argv: list[str] | None,
-    *,
-    description: str,
-    date_flags: Sequence[str] = ("--date",),
-) -> StageResult:
-    """The spark-submit entry point shared by stage modules: parse ``--lake`` and the date,
-    load settings, build the session, run, print the result as one JSON line, stop."""
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--lake", required=True, help="Lake root (path or s3://).")
-    parser.add_argument(*date_flags, dest="day", required=True, help="YYYY-MM-DD")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    from idgraph.settings import load_settings
-
-    settings = load_settings(lake={"root": args.lake})
-    spark = build_session(settings)
-    from spark_jobs.common.stage import StageFailed
-
-    try:
-        result = run(spark, settings, dt.date.fromisoformat(args.day))
-        summary = {"stage": result.stage, "skipped": result.skipped, "note": result.note}
-        print(json.dumps(summary | result.summary, default=str))  # the step log
-    except StageFailed as exc:  # one readable line in the step log, and a failed step
-        print(json.dumps({"stage": exc.stage, "failed": exc.message}))
-        raise SystemExit(1) from exc
-    finally:
-        spark.stop()
-    return result

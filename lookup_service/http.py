@@ -14,7 +14,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from idgraph.settings import ServiceSettings
+from idgraph.core.settings import ServiceSettings
 
 _MAX = ServiceSettings().max_header_bytes
 

@@ -14,8 +14,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from idgraph.settings import AppSettings, settings_from_json
-from idgraph.settings.environment import SETTINGS_JSON_ENV
+from idgraph.core.settings import AppSettings, settings_from_json
+from idgraph.core.settings.environment import SETTINGS_JSON_ENV
 from lookup_service.api import errors
 from lookup_service.api.deps import get_settings
 from lookup_service.api.routes import docs, feedback, health, identity, optout
@@ -84,6 +84,6 @@ def create_served_app() -> FastAPI:
 
     uvicorn starts its workers (processes of their own) from an import string, so ``serve``
     cannot hand them an object: it puts every setting, as JSON, into ``IDGRAPH_SETTINGS_JSON``
-    (``idgraph.settings.settings_json``), and this factory builds the app from that alone.
+    (``idgraph.core.settings.settings_json``), and this factory builds the app from that alone.
     """
     return create_app(settings_from_json(os.environ[SETTINGS_JSON_ENV]))

@@ -25,9 +25,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from idgraph import keyspace as ks
-from idgraph import optout_rule
-from idgraph.settings import RedisSettings
+from idgraph.core import keyspace as ks
+from idgraph.core import optout_rule
+from idgraph.core.settings import RedisSettings
 from lookup_service.breaker import CircuitBreaker
 
 Found = tuple[str, float, str | None]
@@ -192,7 +192,7 @@ class GraphStore:
         """Record an opt-out durably, then delete its people from every present version.
 
         The person of the cookie (or of each cookie seen with the login hash) goes: every
-        cookie of its unified id, by ``idgraph.optout_rule``. The stream entry is written
+        cookie of its unified id, by ``idgraph.core.optout_rule``. The stream entry is written
         first: once it is acknowledged, the next publish applies it even if the deletes
         below are interrupted. Deleting from the previous version too
         keeps a rollback from bringing the cookies back; deleting from a version being

@@ -21,16 +21,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-RESULT_MARKER = "IDGRAPH_RESULT "
-DAILY = "daily"
-TRAIN = "train"
-DRAIN = "drain"
-# Single stages, daily chain (without drain and publish: they are jobs of their own, the only
-# ones given the Redis address; publish runs only after the graph stage succeeded, gate
-# permitting), and weekly training.
-STAGE_CHOICES = (
-    "etl", "features", "candidates", "scoring", "graph", DRAIN, "publish", DAILY, TRAIN
-)  # fmt: skip
+from idgraph.core.redaction import RedactingFilter, redact
+from idgraph.core.settings import load_settings
+from idgraph.core.stage import DAILY, RESULT_MARKER, STAGE_CHOICES, TRAIN, StageFailed
+from idgraph.pipeline import DAILY_STAGES, DRAIN_STAGE, PUBLISH_STAGE, build_session, run_day
+from training.train import run_training
 
 log = logging.getLogger("idgraph.entrypoint")
 
@@ -66,18 +61,13 @@ def _secret_value(secret_id: str, region: str | None) -> str:
 
 
 def _result_line(stage: str, ok: bool, summary: dict[str, Any], error: str | None) -> str:
-    from idgraph.redaction import redact  # the driver log and `idgraph submit` show this line
-
+    # The driver log and `idgraph submit` show this line: redacted.
     payload = {"stage": stage, "ok": ok, "summary": summary, "error": error}
     return redact(RESULT_MARKER + json.dumps(payload, default=str, sort_keys=True))
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the requested stage(s); return the process exit code (0 only if all succeeded)."""
-    from idgraph.pipeline import DAILY_STAGES, DRAIN_STAGE, PUBLISH_STAGE, build_session, run_day
-    from idgraph.settings import load_settings
-    from spark_jobs.common.stage import StageFailed
-
     redis_url = args.redis_url
     if args.redis_url_secret_id:
         redis_url = _secret_value(args.redis_url_secret_id, args.region)
@@ -88,8 +78,6 @@ def run(args: argparse.Namespace) -> int:
     spark = build_session(settings)
     try:
         if args.stage == TRAIN:
-            from training.train import run_training
-
             try:
                 result = run_training(spark, settings, args.date)
             except StageFailed as exc:
@@ -133,8 +121,6 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry: parse, run, exit with the run's code (non-zero marks the job FAILED)."""
-    from idgraph.redaction import RedactingFilter
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for handler in logging.getLogger().handlers:  # no Redis password in the driver log
         handler.addFilter(RedactingFilter())

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from idgraph.settings.process_env import configure_process_env
+from idgraph.core.settings.process_env import configure_process_env
 
 # Before any test imports xgboost or starts a JVM (and for the processes tests start).
 configure_process_env()
@@ -23,7 +23,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """The one SparkSession of the test run, built by the same code the jobs use."""
-    from idgraph.settings import SparkSettings
+    from idgraph.core.settings import SparkSettings
     from spark_jobs.common.session import build_spark
 
     settings = SparkSettings(

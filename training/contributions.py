@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from idgraph.core.lake import Lake
 from spark_jobs.common.evidence import evidence_present
 from spark_jobs.common.io import partition_exists, read_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS
+from spark_jobs.pair_scoring.pair_features import build_pair_features
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,8 +40,6 @@ def pair_feature_rows(
 ) -> pd.DataFrame:
     """``PAIR_KEYS`` and ``feature_columns`` of ``pairs`` (the day's candidates among them),
     built as the scoring stage builds them: only these pairs are joined to the features."""
-    from spark_jobs.pair_scoring.pair_features import build_pair_features
-
     if not pairs or not partition_exists(spark, lake, "candidate_pairs", day):
         import pandas as pd
 

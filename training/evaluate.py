@@ -48,7 +48,9 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings
+from spark_jobs.common.evidence import session_rule_edges
 from spark_jobs.common.io import (
     partition_exists,
     path_exists,
@@ -56,9 +58,11 @@ from spark_jobs.common.io import (
     read_range,
     write_text,
 )
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS, pair_ordered
-from training.metrics import prf
+from spark_jobs.graph.connected_components import large_small_star
+from spark_jobs.pair_scoring.session_evidence import window_evidence
+from training.hidden_logins import render_hidden, run_hidden_logins
+from training.metrics import c2, prf
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +79,6 @@ TARGETS = {
     "household_precision": 0.90,
     "household_recall": 0.70,
 }
-
-
-def c2(n: Column) -> Column:
-    """C(n, 2) as a long."""
-    return (n * (n - 1) / 2).cast("long")
 
 
 def clustering_counts(assigned: DataFrame, *, cluster: Column) -> dict[str, int]:
@@ -286,8 +285,6 @@ def scored_edge_counts(scored: DataFrame, cookies: DataFrame) -> dict[str, int]:
 def rule_clusters(everyone: DataFrame, rule_pairs: DataFrame) -> DataFrame:
     """``everyone`` with ``rule_cluster``: connected components over login edges (same hash)
     and ``rule_pairs`` (``PAIR_KEYS``) among these cookies."""
-    from spark_jobs.graph.connected_components import large_small_star
-
     vid = F.xxhash64("site_id", "cookie_id")  # evaluation only: a collision merges two cookies
     ids = everyone.select("site_id", "cookie_id", "login_hash", vid.alias("id"))
     roots = (
@@ -510,8 +507,6 @@ def _window_evidence(
     spark: SparkSession, settings: AppSettings, lake: Lake, day: dt.date
 ) -> DataFrame | None:
     """The session evidence over the day's window (None without ``session_pairs``)."""
-    from spark_jobs.pair_scoring.session_evidence import window_evidence
-
     start = day - dt.timedelta(days=settings.etl.feature_window_days - 1)
     try:
         daily = read_range(spark, lake, "session_pairs", start, day)
@@ -575,8 +570,6 @@ def evaluate_day(spark: SparkSession, settings: AppSettings, day: dt.date) -> di
     add_links("naive_ip_ua", cookies, naive_ip_ua_cluster())
     evidence = _window_evidence(spark, settings, lake, day)
     if evidence is not None:
-        from spark_jobs.common.evidence import session_rule_edges
-
         evidence = evidence.cache()
         # The floor as stated (hops + 3 co-present days) and the graph's own rule (hops).
         for name, codays in (("session_rule", 3), ("session_rule_hops", 0)):
@@ -774,8 +767,6 @@ def render(result: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.table import Table
 
-    from training.hidden_logins import render_hidden
-
     parts = []
     if result.get("methods"):
         parts += [_methods_table(result), _links_table(result)]
@@ -854,8 +845,6 @@ def run_evaluation(
     )
     result["truth"] = has_truth
     if hide_logins is not None:
-        from training.hidden_logins import run_hidden_logins
-
         result["hidden_logins"] = run_hidden_logins(
             spark,
             settings,

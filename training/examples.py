@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from spark_jobs.common.paths import Lake, day_str
+from idgraph.core.lake import Lake, day_str
 from spark_jobs.common.schemas import PAIR_KEYS
 from spark_jobs.pair_scoring.session_evidence import evidence_present
 from training.dataset import TEST, TRAIN, VALIDATION, SplitDates, label_pairs

@@ -8,7 +8,7 @@ operator needs the one fact and the one knob.
 
 from __future__ import annotations
 
-from idgraph.settings import AppSettings
+from idgraph.core.settings import AppSettings
 
 # (marker in the error text, what ran out, which setting raises it). First match wins.
 _MEMORY_MARKERS: tuple[tuple[str, str, str], ...] = (

@@ -41,7 +41,6 @@ one-row aggregates.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import time
 from collections.abc import Callable
@@ -50,7 +49,10 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings
+from idgraph.core.lake import Lake
+from idgraph.core.model_registry import artifact_location, load_champion, tracking_uri
+from idgraph.core.settings import AppSettings
+from idgraph.core.stage import StageResult
 from spark_jobs.common.io import (
     delete_path,
     list_partitions,
@@ -60,19 +62,23 @@ from spark_jobs.common.io import (
     read_range,
 )
 from spark_jobs.common.optouts import read_optouts
-from spark_jobs.common.paths import Lake
-from training.evaluate import c2
+from spark_jobs.etl.features_job import run_features
+from spark_jobs.graph.edges import generic_logins
+from spark_jobs.graph.job import run_graph
+from spark_jobs.pair_scoring.candidates_job import run_candidates
+from spark_jobs.pair_scoring.scoring_job import run_scoring
+from training.metrics import c2
 
 log = logging.getLogger(__name__)
 
 HIDE_KEY = "idgraph/hide-logins/v1"
 KEYS = ["site_id", "cookie_id"]
 # The daily stages the rebuild runs in the work lake, in order (the ETL's output is the copy).
-REBUILD_STAGES: tuple[tuple[str, str], ...] = (
-    ("features", "spark_jobs.etl.features_job:run_features"),
-    ("candidates", "spark_jobs.pair_scoring.candidates_job:run_candidates"),
-    ("scoring", "spark_jobs.pair_scoring.scoring_job:run_scoring"),
-    ("graph", "spark_jobs.graph.job:run_graph"),
+REBUILD_STAGES: tuple[tuple[str, Callable[..., StageResult]], ...] = (
+    ("features", run_features),
+    ("candidates", run_candidates),
+    ("scoring", run_scoring),
+    ("graph", run_graph),
 )
 WORK_MARKER = "_hidden_logins_work_lake"  # a work lake's mark: only such a root is replaced
 _GENERIC_COLUMNS = ("site_id", "cookie_id", "login_hash", "device_type", "os_family", "ua_family")
@@ -91,8 +97,6 @@ def is_hidden(login: Column, *, seed: int, share: float) -> Column:
 
 def generic_hashes(features: DataFrame, settings: AppSettings) -> DataFrame:
     """The day's generic login hashes (``login_hash``), as the graph stage finds them."""
-    from spark_jobs.graph.edges import generic_logins
-
     gs = settings.graph
     return generic_logins(
         features.select(*_GENERIC_COLUMNS),
@@ -254,8 +258,6 @@ def truth_figures(cookies: DataFrame, *, cluster: Column) -> dict[str, Any]:
 def work_settings(settings: AppSettings, work_root: str, *, pin_registry: bool) -> AppSettings:
     """The rebuild's settings: the work lake as root, the original model registry (when it
     holds a champion), no health metrics; every other setting as given."""
-    from training.registry import artifact_location, tracking_uri
-
     update: dict[str, Any] = {
         "lake": settings.lake.model_copy(update={"root": work_root}),
         "aws": settings.aws.model_copy(update={"metrics_namespace": None}),
@@ -329,12 +331,11 @@ def rebuild(
         StageFailed: from the first stage that fails.
     """
     summaries: dict[str, dict[str, Any]] = {}
-    for name, target in REBUILD_STAGES:
+    for name, run in REBUILD_STAGES:
         if on_stage is not None:
             on_stage(name)
         started = time.perf_counter()
-        module, _, function = target.partition(":")
-        result = getattr(importlib.import_module(module), function)(spark, settings, day)
+        result = run(spark, settings, day)
         seconds = round(time.perf_counter() - started, 1)
         summaries[name] = dict(result.summary) | {"seconds": seconds}
         log.info("hidden logins: rebuilt %s for %s: %s", name, day, result.summary)
@@ -382,8 +383,6 @@ def run_hidden_logins(
         FileNotFoundError: without the day's cookie features or visits.
         StageFailed: when a rebuilt stage fails.
     """
-    from training.registry import load_champion
-
     if not 0.0 < share < 1.0:
         raise ValueError(f"--hide-logins must be a share in (0, 1), got {share}")
     started = time.perf_counter()

@@ -13,10 +13,15 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 LOGIT_MIN, LOGIT_MAX, LOGIT_STEP = -20.0, 20.0, 0.01
+
+
+def c2(n: Column) -> Column:
+    """C(n, 2) as a long."""
+    return (n * (n - 1) / 2).cast("long")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import re
 
 from pyspark.sql import DataFrame, SparkSession
 
-from idgraph.settings import TrainingSettings
+from idgraph.core.settings import TrainingSettings
+from spark_jobs.pair_scoring.pair_features import monotone_constraints
 
 _LOCAL_MASTER = re.compile(r"^local(?:\[(\d+|\*)(?:,\d+)?\])?$")
 
@@ -60,8 +61,6 @@ def fit_classifier(
         The fitted ``SparkXGBClassifierModel``; ``.get_booster()`` gives the plain booster.
     """
     from xgboost.spark import SparkXGBClassifier
-
-    from spark_jobs.pair_scoring.pair_features import monotone_constraints
 
     extra = (
         {"monotone_constraints": monotone_constraints(feature_columns)} if settings.monotone else {}

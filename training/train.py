@@ -23,16 +23,17 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings
+from idgraph.core import model_registry as registry
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings
+from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.feedback import feedback_labels
 from spark_jobs.common.io import delete_path, list_children, list_partitions, read_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS
-from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.etl.panel import read_panel
+from spark_jobs.pair_scoring.pair_features import build_pair_features, model_features
 from spark_jobs.pair_scoring.scoring import broadcast_booster, score_pairs
 from training import examples as ex
-from training import registry
 from training import reweight as rw
 from training.dataset import (
     SPLITS,
@@ -722,8 +723,6 @@ def _run_training(
     run: str,
     on_snapshot: Callable[[int, int, dt.date, dict[str, int]], None] | None,
 ) -> StageResult:
-    from spark_jobs.pair_scoring.pair_features import build_pair_features, model_features
-
     cfg = settings.training
     lake = Lake(settings.lake.root)
     available = set(list_partitions(spark, lake, "candidate_pairs")) & set(
@@ -835,16 +834,3 @@ def _run_training(
         "test_from": dates.test_start.isoformat(),
     } | result.summary
     return result
-
-
-def main(argv: list[str] | None = None) -> None:
-    """spark-submit entry point: ``--lake LAKE --as-of YYYY-MM-DD``."""
-    from idgraph.pipeline import stage_main
-
-    stage_main(
-        run_training, argv, description=__doc__.splitlines()[0], date_flags=("--as-of", "--date")
-    )
-
-
-if __name__ == "__main__":
-    main()

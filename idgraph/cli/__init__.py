@@ -12,7 +12,7 @@ from idgraph.cli import (  # noqa: F401  (registration)
     train,
 )
 from idgraph.cli.app import app
-from idgraph.settings.process_env import configure_process_env
+from idgraph.core.settings.process_env import configure_process_env
 
 
 def main() -> None:

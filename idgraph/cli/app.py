@@ -6,7 +6,7 @@ import typer
 from rich.markup import escape
 
 from idgraph.cli.common import err_console
-from idgraph.settings import UnknownSettingError, check_settings_environment
+from idgraph.core.settings import UnknownSettingError, check_settings_environment
 
 app = typer.Typer(
     name="idgraph",

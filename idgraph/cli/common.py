@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from idgraph.redaction import RedactingFilter, redact
+from idgraph.core.redaction import RedactingFilter, redact
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from idgraph.cli.app import app
 from idgraph.cli.common import DateOpt, LakeOpt, console, err_console, parse_day, setup_logging
-from idgraph.settings import load_settings
+from idgraph.core.settings import load_settings
 
 
 @app.command()

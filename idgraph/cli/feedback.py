@@ -55,10 +55,10 @@ def export(
     """
     from pyspark.sql import functions as F
 
+    from idgraph.core.lake import Lake
+    from idgraph.core.settings import load_settings
     from idgraph.pipeline import build_session
-    from idgraph.settings import load_settings
     from spark_jobs.common.feedback import feedback_effects
-    from spark_jobs.common.paths import Lake
 
     setup_logging(verbose)
     first = parse_day(since, name="since") if since else None

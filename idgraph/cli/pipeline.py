@@ -9,8 +9,8 @@ import typer
 
 from idgraph.cli.app import app
 from idgraph.cli.common import DateOpt, LakeOpt, console, parse_day, setup_logging, summary_table
-from idgraph.redaction import redact
-from idgraph.settings import load_settings
+from idgraph.core.redaction import redact
+from idgraph.core.settings import load_settings
 
 
 def _print_day(report) -> None:  # type: ignore[no-untyped-def]

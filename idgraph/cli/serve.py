@@ -17,9 +17,9 @@ from idgraph.cli.common import (
     setup_logging,
     summary_table,
 )
-from idgraph.redaction import redact
-from idgraph.settings import AppSettings, load_settings, settings_json
-from idgraph.settings.environment import SETTINGS_JSON_ENV
+from idgraph.core.redaction import redact
+from idgraph.core.settings import AppSettings, load_settings, settings_json
+from idgraph.core.settings.environment import SETTINGS_JSON_ENV
 
 OptionalLake = Annotated[
     str | None,
@@ -52,7 +52,7 @@ def serve(
     """Run the lookup service (API keys from IDGRAPH_API_KEYS)."""
     import uvicorn
 
-    from idgraph.embedded import start_embedded
+    from idgraph.core.embedded import start_embedded
 
     setup_logging()
     settings = _settings(lake, redis_url, cluster)
@@ -123,8 +123,8 @@ def publish(
     """Publish identity_graph/dt=DATE to Redis as a new version and switch to it."""
     from rich.markup import escape
 
+    from idgraph.core.stage import StageFailed
     from idgraph.pipeline import build_session
-    from spark_jobs.common.stage import StageFailed
     from spark_jobs.graph.publish import run_publish
 
     setup_logging()
@@ -148,12 +148,12 @@ def _fail_if_locked(settings: AppSettings) -> None:
     import redis
     from rich.markup import escape
 
-    from spark_jobs.graph import redis_loader as rl
+    from idgraph.core import versions
 
-    client = rl.RedisTarget(settings.redis.url or "", cluster=settings.redis.cluster).client()
+    client = versions.RedisTarget(settings.redis.url or "", cluster=settings.redis.cluster).client()
     try:
-        rl.ensure_lock_free(client)
-    except rl.LockHeld as exc:
+        versions.ensure_lock_free(client)
+    except versions.LockHeld as exc:
         err_console.print(f"[red]{escape(f'[publish] {exc}')}[/]", soft_wrap=True)
         raise typer.Exit(1) from exc
     except redis.RedisError as exc:
@@ -168,15 +168,15 @@ def rollback(
     lake: OptionalLake = None, redis_url: RedisUrlOpt = None, cluster: ClusterOpt = False
 ) -> None:
     """Make the previous graph version live again (the current one expires)."""
-    from idgraph.embedded import redis_target
-    from spark_jobs.graph import redis_loader as rl
+    from idgraph.core import versions
+    from idgraph.core.embedded import redis_target
 
     setup_logging()
     settings = _settings(lake, redis_url, cluster)
     with redis_target(settings) as url:
-        client = rl.RedisTarget(url, cluster=settings.redis.cluster).client()
+        client = versions.RedisTarget(url, cluster=settings.redis.cluster).client()
         try:
-            live, retired = rl.rollback(client, retired_ttl_s=settings.redis.retired_ttl_s)
+            live, retired = versions.rollback(client, retired_ttl_s=settings.redis.retired_ttl_s)
         except RuntimeError as exc:
             err_console.print(f"[red]{redact(str(exc))}[/]")
             raise typer.Exit(1) from exc

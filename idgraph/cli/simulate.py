@@ -17,7 +17,7 @@ from idgraph.cli.common import (
     setup_logging,
     summary_table,
 )
-from idgraph.settings import load_settings
+from idgraph.core.settings import load_settings
 
 if TYPE_CHECKING:  # the simulator (numpy, pyarrow) is imported only when the command runs
     from idgraph.simulator import DayReport

@@ -10,10 +10,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from idgraph.cli.app import app
 from idgraph.cli.common import DateOpt, console, err_console, fmt, parse_day, setup_logging
-from idgraph.redaction import redact
-from idgraph.settings import load_settings
+from idgraph.core.redaction import redact
+from idgraph.core.settings import load_settings
+from idgraph.core.stage import STAGE_CHOICES
 from idgraph.submit import JobOutcome, SubmitFailed, Target, plan_jobs, run_jobs
-from spark_jobs.entrypoint import STAGE_CHOICES
 
 
 def _rows(outcomes: list[JobOutcome]) -> list[tuple[str, str, str, str]]:

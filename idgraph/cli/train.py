@@ -9,7 +9,7 @@ import typer
 
 from idgraph.cli.app import app
 from idgraph.cli.common import DateOpt, LakeOpt, console, parse_day, setup_logging, summary_table
-from idgraph.settings import load_settings
+from idgraph.core.settings import load_settings
 
 
 @app.command()
@@ -94,9 +94,9 @@ def evaluate(
 ) -> None:
     """Quality of the day's graph: against the simulator's truth (pairwise, anonymous reach,
     pair kinds, baselines) and, with --hide-logins, on people whose logins it never sees."""
+    from idgraph.core.lake import Lake
+    from idgraph.core.stage import StageFailed
     from idgraph.pipeline import build_session, make_progress
-    from spark_jobs.common.paths import Lake
-    from spark_jobs.common.stage import StageFailed
     from training.evaluate import render, run_evaluation
 
     setup_logging(verbose)

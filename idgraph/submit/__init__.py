@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
-from idgraph.settings import AppSettings
+from idgraph.core.settings import AppSettings
 from idgraph.submit.jobs import JobOutcome, JobSpec, SubmitFailed, parse_results, plan_jobs
 
 __all__ = [

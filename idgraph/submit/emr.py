@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from idgraph.settings import AwsSettings, EtlSettings, setting_variables
+from idgraph.core.settings import AwsSettings, EtlSettings, setting_variables
 from idgraph.submit.jobs import JobOutcome, JobSpec, parse_results
 
 TERMINAL_STATES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from spark_jobs.entrypoint import DAILY, DRAIN, RESULT_MARKER, STAGE_CHOICES
+from idgraph.core.stage import DAILY, DRAIN, RESULT_MARKER, STAGE_CHOICES
 
 PUBLISH = "publish"
 REDIS_STAGES = (DRAIN, PUBLISH)

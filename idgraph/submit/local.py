@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from idgraph.settings import SparkSettings
-from idgraph.settings.process_env import with_process_env
+from idgraph.core.settings import SparkSettings
+from idgraph.core.settings.process_env import with_process_env
 from idgraph.submit.jobs import JobOutcome, JobSpec, parse_results
 
 
@@ -21,10 +22,10 @@ def spark_submit_path() -> Path:
 
 
 def entrypoint_path() -> Path:
-    """The entry point file spark-submit runs."""
-    import spark_jobs.entrypoint
-
-    return Path(spark_jobs.entrypoint.__file__).resolve()
+    """The entry point file spark-submit runs (located, not imported: spark-submit imports it)."""
+    spec = importlib.util.find_spec("spark_jobs.entrypoint")
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).resolve()
 
 
 def build_command(job: JobSpec, spark: SparkSettings) -> list[str]:

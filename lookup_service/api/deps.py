@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
-from idgraph.keyspace import api_key_id
-from idgraph.settings import AppSettings, load_settings
+from idgraph.core.keyspace import api_key_id
+from idgraph.core.settings import AppSettings, load_settings
 from lookup_service.metrics import Metrics
 from lookup_service.store import GraphStore
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
-from idgraph.settings.process_env import configure_process_env
-from spark_jobs.common.stage import StageFailed
+from idgraph.core.settings.process_env import configure_process_env
+from idgraph.core.stage import StageFailed
 
 # Before great_expectations is imported (GX_ANALYTICS_ENABLED): the suites import it from here.
 configure_process_env()

@@ -22,8 +22,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
+from idgraph.core.lake import Lake
 from spark_jobs.common.io import list_partitions
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS
 
 FEEDBACK_TABLE = "feedback"

@@ -16,13 +16,16 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from idgraph import keyspace as ks
+from idgraph.core import keyspace as ks
+from idgraph.core.lake import Lake
+from spark_jobs.common.feedback import FEEDBACK, FEEDBACK_TABLE
+from spark_jobs.common.io import partition_exists, read_partition, write_partition
 from spark_jobs.common.optouts_drain import stream_entries
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from idgraph.settings import AppSettings
+    from idgraph.core.settings import AppSettings
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +101,6 @@ def drain_feedback(
     Returns:
         ``feedback_drained`` (every entry) and ``feedback_unusable`` (entries with a problem).
     """
-    from spark_jobs.common.feedback import FEEDBACK, FEEDBACK_TABLE
-    from spark_jobs.common.io import partition_exists, read_partition, write_partition
-    from spark_jobs.common.paths import Lake
-
     entries = pending_feedback(client)
     if not entries:
         return {"feedback_drained": 0, "feedback_unusable": 0}

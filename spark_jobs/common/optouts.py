@@ -11,8 +11,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from idgraph.core.lake import Lake
 from spark_jobs.common.io import path_exists
-from spark_jobs.common.paths import Lake
 
 OPTOUTS = T.StructType(
     [

@@ -7,7 +7,7 @@ stage calls ``drain_optouts`` first thing: pending entries are appended to the l
 after that write succeeds are they removed from the stream. Entries that arrive while a
 publish is loading are applied to the new version (``apply_optouts``) right before it goes
 live, and drained by the next publish. Both the service and ``apply_optouts`` delete by one
-rule, ``idgraph.optout_rule``: an opt-out removes the whole person (every cookie of the
+rule, ``idgraph.core.optout_rule``: an opt-out removes the whole person (every cookie of the
 unified id), and the drain writes that person's cookies and login hashes into the table.
 """
 
@@ -18,14 +18,16 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from idgraph import keyspace as ks
-from idgraph import optout_rule
+from idgraph.core import keyspace as ks
+from idgraph.core import optout_rule
+from idgraph.core.lake import Lake
+from spark_jobs.common.io import list_partitions, partition_exists, read_partition, write_partition
+from spark_jobs.common.optouts import OPTOUTS, people_of
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from idgraph.settings import AppSettings
-    from spark_jobs.common.paths import Lake
+    from idgraph.core.settings import AppSettings
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ def pending_optouts(client: Any) -> list[tuple[bytes, dict[str, str]]]:
 
 
 def apply_optouts(client: Any, version: ks.GraphVersion, entries: Iterable[dict[str, str]]) -> int:
-    """Delete the people of ``entries`` from ``version`` (``idgraph.optout_rule``).
+    """Delete the people of ``entries`` from ``version`` (``idgraph.core.optout_rule``).
 
     Returns:
         Cookies deleted.
@@ -85,8 +87,6 @@ def _rows(entries: list[tuple[bytes, dict[str, str]]]) -> list[tuple[Any, ...]]:
 def _graph_days(spark: SparkSession, lake: Lake, day: dt.date, client: Any) -> list[dt.date]:
     """The graphs an opt-out drained on ``day`` is read against: the live version's (the one
     the service answered from and deleted in) and the newest built on or before ``day``."""
-    from spark_jobs.common.io import list_partitions
-
     built = [d for d in list_partitions(spark, lake, "identity_graph") if d <= day]
     days = set(built[-1:])
     live, _ = ks.decode_live(client.get(ks.LIVE_KEY))
@@ -99,9 +99,6 @@ def _graph_days(spark: SparkSession, lake: Lake, day: dt.date, client: Any) -> l
 
 def _people(spark: SparkSession, lake: Lake, requests: DataFrame, days: list[dt.date]) -> DataFrame:
     """``requests`` with the rows that opt their whole people out (``optouts.people_of``)."""
-    from spark_jobs.common.io import partition_exists, read_partition
-    from spark_jobs.common.optouts import people_of
-
     graph = logins = None
     for day in days:
         g = read_partition(spark, lake, "identity_graph", day).select(
@@ -135,10 +132,6 @@ def drain_optouts(spark: SparkSession, settings: AppSettings, day: dt.date, *, c
     Returns:
         Opt-outs drained (stream entries, not the rows they brought in).
     """
-    from spark_jobs.common.io import partition_exists, read_partition, write_partition
-    from spark_jobs.common.optouts import OPTOUTS
-    from spark_jobs.common.paths import Lake
-
     entries = pending_optouts(client)
     if not entries:
         return 0

@@ -11,8 +11,8 @@ import logging
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
-from idgraph.settings import SparkSettings
-from idgraph.settings.process_env import configure_process_env
+from idgraph.core.settings import SparkSettings
+from idgraph.core.settings.process_env import configure_process_env
 
 log = logging.getLogger(__name__)
 

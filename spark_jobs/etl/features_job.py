@@ -8,22 +8,20 @@ suite, and only then replaces ``cookie_features/dt=D``.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
-from collections.abc import Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings, load_settings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings
+from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.expectations import check_suite
 from spark_jobs.common.io import delete_path, list_partitions, read_range, write_partition
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import COOKIE_FEATURES, conform
-from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.etl import features as feats
 from spark_jobs.etl.features_expectations import SUITE_NAME, cookie_features_expectations
 
@@ -159,25 +157,3 @@ def run_features(
             "mean_events_per_cookie": round(float(figures["mean_events"] or 0.0), 2),
         },
     )
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point for ``spark-submit`` / EMR steps: ``--lake LAKE --date D``."""
-    from idgraph.pipeline import build_session
-
-    parser = argparse.ArgumentParser(prog="features_job", description=__doc__)
-    parser.add_argument("--lake", required=True, help="lake root (path or s3://)")
-    parser.add_argument("--date", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD")
-    parser.add_argument(
-        "--rebuild-daily", action="store_true", help="rebuild every daily aggregate of the window"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = load_settings(lake={"root": args.lake})
-    spark = build_session(settings)
-    result = run_features(spark, settings, args.date, rebuild_daily=args.rebuild_daily)
-    log.info("features %s: %s", args.date, result.summary)
-
-
-if __name__ == "__main__":
-    main()

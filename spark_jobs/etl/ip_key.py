@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from idgraph.settings import AppSettings
-from idgraph.settings.etl import SECRET_ARN_RE
-from spark_jobs.common.stage import StageFailed
+from idgraph.core.settings import AppSettings
+from idgraph.core.settings.etl import SECRET_ARN_RE
+from idgraph.core.stage import StageFailed
 
 STAGE = "etl"
 MIN_KEY_LENGTH = 32

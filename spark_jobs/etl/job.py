@@ -19,7 +19,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from pyspark import StorageLevel
@@ -27,7 +27,10 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from idgraph.settings import AppSettings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings
+from idgraph.core.settings.etl import DEV_IP_HASH_KEY
+from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.expectations import check_suite
 from spark_jobs.common.io import (
     list_children,
@@ -36,9 +39,7 @@ from spark_jobs.common.io import (
     read_partition,
     write_partition,
 )
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import RECONCILIATION_REQUIRED, VISITS, conform
-from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.etl import rules
 from spark_jobs.etl.ip_key import resolve_ip_hash_key
 from spark_jobs.etl.parse import parse_lines, ts_window
@@ -158,8 +159,6 @@ def check_ip_hash_key(settings: AppSettings) -> None:
     Raises:
         StageFailed: one line naming the setting.
     """
-    from idgraph.settings.etl import DEV_IP_HASH_KEY
-
     lake = Lake(settings.lake.root)
     if not lake.is_local and settings.etl.ip_hash_key.get_secret_value() == DEV_IP_HASH_KEY:
         raise StageFailed(
@@ -306,16 +305,3 @@ def _check_stored_visits(
             )
     finally:
         stored.unpersist()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point for ``spark-submit`` / EMR steps: ``--lake LAKE --date D``."""
-    from idgraph.pipeline import stage_main
-
-    stage_main(
-        run_etl, list(argv) if argv is not None else None, description=__doc__.splitlines()[0]
-    )
-
-
-if __name__ == "__main__":
-    main()

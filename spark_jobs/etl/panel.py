@@ -31,11 +31,11 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from idgraph.settings import AppSettings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings
+from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.io import path_exists, read_table
 from spark_jobs.common.optouts import read_optouts
-from spark_jobs.common.paths import Lake
-from spark_jobs.common.stage import StageFailed, StageResult
 
 STAGE = "panel"
 TABLE, QUARANTINE, RECONCILIATION = "panel", "panel_quarantine", "panel_reconciliation"

@@ -18,11 +18,11 @@ import datetime as dt
 
 from pyspark.sql import SparkSession
 
-from idgraph.settings import AppSettings
+from idgraph.core import versions
+from idgraph.core.settings import AppSettings
+from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.feedback_drain import drain_feedback
 from spark_jobs.common.optouts_drain import drain_optouts
-from spark_jobs.common.stage import StageFailed, StageResult
-from spark_jobs.graph import redis_loader as rl
 from spark_jobs.graph.lock import locked_target
 
 STAGE = "drain"
@@ -31,7 +31,7 @@ STAGE = "drain"
 def drain_streams(
     spark: SparkSession,
     settings: AppSettings,
-    target: rl.RedisTarget,
+    target: versions.RedisTarget,
     *,
     optouts_day: dt.date,
     feedback_day: dt.date,
@@ -74,7 +74,7 @@ def run_drain(
             raise
         try:
             lease.check()
-        except rl.LockLost as exc:
+        except versions.LockLost as exc:
             raise StageFailed(STAGE, str(exc)) from exc
     summary = {"optouts_drained": optouts, **feedback, "lock_broken": broken}
     return StageResult(

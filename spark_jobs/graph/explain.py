@@ -35,11 +35,11 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings, GraphSettings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings, GraphSettings
 from spark_jobs.common.feedback import cannot_links
 from spark_jobs.common.io import partition_exists, read_partition
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS
 from spark_jobs.graph.job import _session_rule_pairs  # one definition of the rule's edges
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from idgraph.settings import GraphSettings
+from idgraph.core.settings import GraphSettings
 
 
 @dataclass(frozen=True)

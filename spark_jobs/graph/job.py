@@ -10,7 +10,6 @@ health row needs are collected from small aggregates.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -19,7 +18,9 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings, GraphSettings, load_settings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings, GraphSettings
+from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.evidence import session_rule
 from spark_jobs.common.feedback import cannot_links
 from spark_jobs.common.io import (
@@ -31,9 +32,7 @@ from spark_jobs.common.io import (
     write_partition,
 )
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import IDENTITY_GRAPH, PAIR_KEYS, conform
-from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.graph.cannot_link import honour_cannot_links
 from spark_jobs.graph.connected_components import connected_components
 from spark_jobs.graph.edges import (
@@ -474,28 +473,3 @@ def run_graph(spark: SparkSession, settings: AppSettings, day: dt.date) -> Stage
         },
         note=note,
     )
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point for spark-submit / EMR steps: ``--lake ROOT --date YYYY-MM-DD``."""
-    from idgraph.pipeline import build_session
-    from spark_jobs.graph.health import format_health
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lake", required=True, help="Lake root (path or s3://).")
-    parser.add_argument("--date", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = load_settings(lake={"root": args.lake})
-    spark = build_session(settings)
-    try:
-        run_graph(spark, settings, args.date)
-        row = read_partition(spark, Lake(settings.lake.root), "health", args.date).first()
-        assert row is not None
-        print(format_health(row.asDict(recursive=True)))  # the step log shows it
-    finally:
-        spark.stop()
-
-
-if __name__ == "__main__":
-    main()

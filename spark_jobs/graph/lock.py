@@ -3,7 +3,7 @@
 Both rewrite lake partitions from the service's streams (``optouts/dt=D``, ``feedback/dt=D``:
 read what is there, add the drained entries, overwrite), and publish also writes a version and
 switches the live pointer, so one of them runs at a time. The lock itself (owner token, TTL,
-heartbeat) is ``redis_loader.PublishLease``; this module turns a held lock into a one-line
+heartbeat) is ``versions.PublishLease``; this module turns a held lock into a one-line
 ``StageFailed`` of the stage and implements ``--break-lock``; ``locked_target`` is both stages'
 way in: the target, the lock broken if asked, then taken.
 """
@@ -17,19 +17,19 @@ from collections.abc import Iterator
 
 from pyspark.sql import SparkSession
 
-from idgraph.embedded import redis_target
-from idgraph.settings import AppSettings
-from spark_jobs.common.stage import StageFailed
-from spark_jobs.graph import redis_loader as rl
+from idgraph.core import versions
+from idgraph.core.embedded import redis_target
+from idgraph.core.settings import AppSettings
+from idgraph.core.stage import StageFailed
 
 log = logging.getLogger(__name__)
 
 
-def break_publish_lock(target: rl.RedisTarget) -> str:
+def break_publish_lock(target: versions.RedisTarget) -> str:
     """Remove the publish lock whoever holds it; say whom it was taken from (``-``: free)."""
     client = target.client()
     try:
-        holder = rl.break_lock(client)
+        holder = versions.break_lock(client)
     finally:
         client.close()
     broken = holder.describe() if holder else "-"
@@ -41,18 +41,18 @@ def break_publish_lock(target: rl.RedisTarget) -> str:
 def stage_lock(
     spark: SparkSession,
     settings: AppSettings,
-    target: rl.RedisTarget,
+    target: versions.RedisTarget,
     day: dt.date,
     *,
     stage: str,
-) -> Iterator[rl.PublishLease]:
+) -> Iterator[versions.PublishLease]:
     """The publish lock for the block; a held lock is a one-line ``StageFailed`` of ``stage``.
 
     Losing the lock while the block runs cancels the session's Spark jobs (stop writing what
     nobody owns any more); the block sees it through ``lease.lost`` / ``lease.check()``.
     """
     try:
-        with rl.publish_lock(
+        with versions.publish_lock(
             target,
             ttl_s=settings.redis.publish_lock_ttl_s,
             day=day.isoformat(),
@@ -60,7 +60,7 @@ def stage_lock(
             on_lost=spark.sparkContext.cancelAllJobs,
         ) as lease:
             yield lease
-    except rl.LockHeld as exc:
+    except versions.LockHeld as exc:
         raise StageFailed(stage, str(exc)) from None
 
 
@@ -72,7 +72,7 @@ def locked_target(
     *,
     stage: str,
     break_lock: bool,
-) -> Iterator[tuple[rl.RedisTarget, rl.PublishLease, str]]:
+) -> Iterator[tuple[versions.RedisTarget, versions.PublishLease, str]]:
     """The Redis target of ``settings`` (an embedded server while the block runs, where none
     is configured) with the publish lock held for ``stage`` (``stage_lock``).
 
@@ -83,7 +83,7 @@ def locked_target(
         The target, the held lease, and whom a broken lock was taken from (``-``: none).
     """
     with redis_target(settings) as url:
-        target = rl.RedisTarget(url, cluster=settings.redis.cluster)
+        target = versions.RedisTarget(url, cluster=settings.redis.cluster)
         broken = break_publish_lock(target) if break_lock else "-"
         with stage_lock(spark, settings, target, day, stage=stage) as lease:
             yield target, lease, broken

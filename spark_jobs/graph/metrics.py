@@ -26,7 +26,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from idgraph.settings import AppSettings
+from idgraph.core.settings import AppSettings
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ removes the partial one):
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import logging
@@ -31,14 +30,14 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph import keyspace as ks
-from idgraph.redaction import redact
-from idgraph.settings import AppSettings, load_settings
+from idgraph.core import keyspace as ks
+from idgraph.core import versions
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings
+from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.io import partition_exists, read_partition
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
 from spark_jobs.common.optouts_drain import apply_optouts, pending_optouts
-from spark_jobs.common.paths import Lake
-from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.graph import redis_loader as rl
 from spark_jobs.graph import writers
 from spark_jobs.graph.drain import drain_streams
@@ -134,9 +133,9 @@ def publish_graph(
     logins: DataFrame | None,
     *,
     settings: AppSettings,
-    target: rl.RedisTarget,
+    target: versions.RedisTarget,
     day: dt.date,
-    lease: rl.PublishLease | None = None,
+    lease: versions.PublishLease | None = None,
 ) -> dict[str, Any]:
     """Load ``graph`` (and the login index) as a new version, verify it, switch to it.
 
@@ -168,10 +167,10 @@ def publish_graph(
     version: ks.GraphVersion | None = None
     abandoned: list[ks.GraphVersion] = []
     try:
-        live, previous, expected = rl.read_live(client)
-        for stale in rl.registered_versions(client):  # a dead publisher's leftovers
+        live, previous, expected = versions.read_live(client)
+        for stale in versions.registered_versions(client):  # a dead publisher's leftovers
             if stale.status == "loading":  # (we hold the lock: nobody else is loading)
-                removed = rl.delete_version(client, stale)
+                removed = versions.delete_version(client, stale)
                 log.warning(
                     "removed version %s, abandoned half-written by a publish that died "
                     "(started %s): %d keys",
@@ -180,7 +179,7 @@ def publish_graph(
                     removed,
                 )
                 abandoned.append(stale)
-        limits = rl.configure_listpack(
+        limits = versions.configure_listpack(
             client,
             entries=cfg.listpack_entries,
             value=cfg.listpack_value,
@@ -262,16 +261,16 @@ def publish_graph(
         old_live = dataclasses.replace(live, status="previous") if live else None
         drop = [previous.name] if previous else []
         lease.check()
-        if not rl.switch_live(
+        if not versions.switch_live(
             client, expected=expected, live=new_live, previous=old_live, drop=drop, lock=lease
         ):
             raise StageFailed(STAGE, "the live version changed during the publish")
         version = None  # live now: nothing to clean up
         if previous is not None:
-            rl.expire_version(client, previous, cfg.retired_ttl_s)
+            versions.expire_version(client, previous, cfg.retired_ttl_s)
     except StageFailed:
         raise
-    except rl.LockLost as exc:
+    except versions.LockLost as exc:
         raise StageFailed(STAGE, f"{exc}; the new version is discarded") from exc
     except Exception as exc:
         if lease.lost is not None:  # the heartbeat cancelled our Spark jobs
@@ -282,11 +281,11 @@ def publish_graph(
     finally:
         if version is not None:
             log.error("publish failed; removing partial version %s", version.name)
-            rl.delete_version(client, version)
+            versions.delete_version(client, version)
         for stale in abandoned:
             # The dead driver's executors (on EMR, containers YARN has not reaped yet) may
             # have gone on writing the abandoned version during our load: sweep it again.
-            if late := rl.delete_version(client, stale):
+            if late := versions.delete_version(client, stale):
                 log.warning("removed %d late keys of abandoned version %s", late, stale.name)
         graph.unpersist()
         if logins is not None:
@@ -329,7 +328,7 @@ def _verify(
         problems.append(
             f"longest value {stats['max_value']} B > hash-max-listpack-value {limits['value']}"
         )
-    stored = rl.count_fields(client, version)
+    stored = versions.count_fields(client, version)
     if stored != version.cookies or stats["added"] != version.cookies:
         problems.append(
             f"{version.cookies} rows but {stored} fields stored ({stats['added']} acknowledged):"
@@ -338,7 +337,7 @@ def _verify(
     if sample and version.cookies:
         fraction = min(1.0, 4.0 * sample / version.cookies)
         rows = graph.sample(fraction=fraction, seed=7).limit(sample).collect()
-        problems += rl.read_back(client, version, rows)[:5]
+        problems += versions.read_back(client, version, rows)[:5]
     if problems:
         raise StageFailed(STAGE, "verification failed: " + "; ".join(problems))
 
@@ -381,35 +380,3 @@ def run_publish(
         )
     summary |= {"gate": gate, "optouts_drained": drained, **feedback, "lock_broken": broken}
     return StageResult(STAGE, summary=summary, note=f"graph {summary['version']} live")
-
-
-def main(argv: list[str] | None = None) -> None:
-    """spark-submit entry point: ``publish.py --lake L --date D [--redis-url U] [--force]``."""
-    from idgraph.pipeline import build_session
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lake", required=True)
-    parser.add_argument("--date", required=True, type=dt.date.fromisoformat)
-    parser.add_argument("--redis-url")
-    parser.add_argument("--cluster", action="store_true", default=None)
-    parser.add_argument("--force", action="store_true")
-    parser.add_argument("--break-lock", action="store_true")
-    args = parser.parse_args(argv)
-    settings = load_settings(
-        lake={"root": args.lake}, redis={"url": args.redis_url, "cluster": args.cluster}
-    )
-    spark = build_session(settings)
-    try:
-        result = run_publish(
-            spark, settings, args.date, force=args.force, break_lock=args.break_lock
-        )
-    except StageFailed as exc:  # one readable line in the step log, and a failed step
-        print(redact(str(exc)))  # noqa: T201
-        raise SystemExit(1) from exc
-    finally:
-        spark.stop()
-    print(result.summary)  # noqa: T201 - spark-submit's stdout is the step log
-
-
-if __name__ == "__main__":
-    main()

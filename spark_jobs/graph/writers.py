@@ -1,7 +1,7 @@
 """Per-partition bucket writers: Arrow batches sorted by bucket in, one stats row out.
 
 Each bucket goes out as one command: by default ``RESTORE key 0 <payload> REPLACE`` of the
-finished listpack (``idgraph.rdb_payload``; see "Bulk load with RESTORE" in
+finished listpack (``idgraph.core.rdb_payload``; see "Bulk load with RESTORE" in
 ``docs/redis-format.md``), or an ``HSET`` with all its fields (``redis.write_mode = "hset"``,
 and the fallback when the server refuses ``DUMP``/``RESTORE``).
 ``pipeline(transaction=False)`` flushes every ``batch_fields`` fields; on a cluster the
@@ -17,12 +17,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from idgraph import keyspace as ks
+from idgraph.core import keyspace as ks
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from spark_jobs.graph.redis_loader import RedisTarget
+    from idgraph.core.versions import RedisTarget
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def restore_rdb_version(client: Any) -> int | None:
     """
     import redis
 
-    from idgraph import rdb_payload as rdb
+    from idgraph.core import rdb_payload as rdb
 
     key = f"{ks.PREFIX}:restore-probe:{uuid.uuid4().hex}".encode()
     try:
@@ -231,7 +231,7 @@ def _restore_buckets(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from idgraph import rdb_payload as rdb
+    from idgraph.core import rdb_payload as rdb
 
     bucket_ids = table.column(0).to_numpy()
     fields, values = table.column(1).combine_chunks(), table.column(2).combine_chunks()

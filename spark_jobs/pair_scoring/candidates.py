@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from idgraph.settings.pairs import BLOCKING_KEY_NAMES
+from idgraph.core.settings.pairs import BLOCKING_KEY_NAMES
 from spark_jobs.common.evidence import EVIDENCE_COLUMNS, RANK_COLUMNS, SESSION_KEY, with_evidence
 from spark_jobs.common.schemas import PAIR_KEYS, pair_ordered
 from spark_jobs.etl.normalize import PREFIX_TAGS

@@ -4,9 +4,8 @@
 The day's ``session_pairs/dt=D`` (hops and quiet-IP co-presence, from ``visits/dt=D``) is
 written first, with any day of the window whose visits exist but whose session pairs do not.
 
-Run by the pipeline (``run_candidates``) or as an EMR step::
-
-    spark-submit -m spark_jobs.pair_scoring.candidates_job --lake s3://bucket/lake --date 2026-11-05
+``run_candidates`` is run by ``idgraph daily``/``backfill`` and by the spark-submit entry point
+(``spark_jobs/entrypoint.py --stage candidates``), the one file EMR runs.
 """
 
 from __future__ import annotations
@@ -19,8 +18,10 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings
-from idgraph.settings.pairs import PairSettings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings
+from idgraph.core.settings.pairs import PairSettings
+from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.io import (
     list_partitions,
     partition_exists,
@@ -28,9 +29,7 @@ from spark_jobs.common.io import (
     read_range,
     write_partition,
 )
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import CANDIDATE_PAIRS, conform
-from spark_jobs.common.stage import StageFailed, StageResult
 from spark_jobs.pair_scoring.candidates import block_members, blocking_report, build_candidates
 from spark_jobs.pair_scoring.session_evidence import (
     SESSION_KEY,
@@ -187,18 +186,3 @@ def _summary(
         summary[f"skipped_blocks_{row['key']}"] = int(row["skipped_blocks"])
         summary[f"skipped_cookies_{row['key']}"] = int(row["skipped_cookies"])
     return summary
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point for ``spark-submit`` / EMR steps: ``--lake LAKE --date D``."""
-    from idgraph.pipeline import stage_main
-
-    stage_main(
-        run_candidates,
-        list(argv) if argv is not None else None,
-        description=__doc__.splitlines()[0],
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -4,9 +4,8 @@ With no champion yet the day gets an explicit, empty ``scored_pairs/dt=D`` parti
 ``SCORED_PAIRS``, zero rows): the graph then links deterministically only, and anyone reading
 the lake can tell "no model" from "stage not run".
 
-Run by the pipeline (``run_scoring``) or as an EMR step::
-
-    spark-submit -m spark_jobs.pair_scoring.scoring_job --lake s3://bucket/lake --date 2026-11-05
+``run_scoring`` is run by ``idgraph daily``/``backfill`` and by the spark-submit entry point
+(``spark_jobs/entrypoint.py --stage scoring``), the one file EMR runs.
 """
 
 from __future__ import annotations
@@ -19,11 +18,13 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from idgraph.settings import AppSettings
+from idgraph.core.lake import Lake
+from idgraph.core.model_registry import load_champion
+from idgraph.core.settings import AppSettings
+from idgraph.core.stage import StageFailed, StageResult
 from spark_jobs.common.io import partition_exists, read_partition, write_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS, SCORED_PAIRS, conform
-from spark_jobs.common.stage import StageFailed, StageResult
+from spark_jobs.pair_scoring.pair_features import build_pair_features
 from spark_jobs.pair_scoring.scoring import broadcast_booster, score_pairs
 from spark_jobs.pair_scoring.session_evidence import evidence_present
 
@@ -94,8 +95,6 @@ def run_scoring(
     Raises:
         StageFailed: when the day's candidates or features are missing.
     """
-    from training.registry import load_champion
-
     lake = Lake(settings.lake.root)
     for table in ("candidate_pairs", "cookie_features"):
         if not partition_exists(spark, lake, table, day):
@@ -106,8 +105,6 @@ def run_scoring(
         log.warning("scoring %s: %s", day, NO_CHAMPION)
         return StageResult(STAGE, {"pairs_scored": 0}, skipped=True, note=NO_CHAMPION)
     if build_features is None:
-        from spark_jobs.pair_scoring.pair_features import build_pair_features
-
         build_features = build_pair_features
     pairs = read_partition(spark, lake, "candidate_pairs", day)
     pairs = pairs.select(*PAIR_KEYS, *evidence_present(pairs.columns))
@@ -125,16 +122,3 @@ def run_scoring(
     summary |= scoring_summary(read_partition(spark, lake, "scored_pairs", day))
     log.info("scoring %s: %s", day, summary)
     return StageResult(STAGE, summary)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """spark-submit entry point: ``--lake LAKE --date YYYY-MM-DD``."""
-    from idgraph.pipeline import stage_main
-
-    stage_main(
-        run_scoring, argv, description="Score the day's candidate pairs.", date_flags=("--date",)
-    )
-
-
-if __name__ == "__main__":
-    main()

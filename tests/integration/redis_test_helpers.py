@@ -11,9 +11,9 @@ from typing import Any
 
 import uvicorn
 
-from idgraph.embedded import free_port
+from idgraph.core.embedded import free_port
+from idgraph.core.lake import Lake
 from spark_jobs.common.io import write_partition
-from spark_jobs.common.paths import Lake
 
 DAY = dt.date(2024, 1, 5)
 API_KEY = "integration-key"
@@ -73,8 +73,8 @@ def write_live(client: Any, rows: list[tuple[Any, ...]], *, name: str) -> Any:
     The keyspace calls of the loader in plain Python: a version for tests whose subject is
     what happens next to a live graph, not how it was loaded.
     """
-    from idgraph import keyspace as ks
-    from spark_jobs.graph import redis_loader as rl
+    from idgraph.core import keyspace as ks
+    from idgraph.core import versions
 
     version = ks.GraphVersion(
         name=name, buckets=ks.bucket_count(len(rows), 4), cookies=len(rows), day="2024-01-04"
@@ -83,8 +83,8 @@ def write_live(client: Any, rows: list[tuple[Any, ...]], *, name: str) -> Any:
     for site, cookie, uid, _, _, confidence in rows:
         pipe.hset(*ks.cookie_location(version, site, cookie), ks.encode_value(uid, confidence))
     pipe.execute()
-    _, _, raw = rl.read_live(client)
-    assert rl.switch_live(client, expected=raw, live=version, previous=None)
+    _, _, raw = versions.read_live(client)
+    assert versions.switch_live(client, expected=raw, live=version, previous=None)
     return version
 
 
@@ -128,7 +128,7 @@ def valkey_cluster(primaries: int = 3) -> Iterator[list[Any]]:
     """
     import redis
 
-    from idgraph.embedded import graph_server_config, start_server
+    from idgraph.core.embedded import graph_server_config, start_server
 
     config = graph_server_config() | {
         "cluster-enabled": "yes",

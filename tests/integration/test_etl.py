@@ -13,11 +13,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from idgraph.settings import load_settings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
+from idgraph.core.stage import StageFailed
 from idgraph.simulator import simulate
 from spark_jobs.common.io import read_partition
-from spark_jobs.common.paths import Lake
-from spark_jobs.common.stage import StageFailed
 from spark_jobs.etl import rules
 from spark_jobs.etl.job import run_etl
 

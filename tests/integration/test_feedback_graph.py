@@ -11,13 +11,13 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
-from idgraph import keyspace as ks
-from idgraph.embedded import graph_server_config, start_server
+from idgraph.core import keyspace as ks
+from idgraph.core.embedded import graph_server_config, start_server
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
 from idgraph.pipeline import DAILY_STAGES, DRAIN_STAGE, run_day
-from idgraph.settings import load_settings
 from spark_jobs.common.feedback import feedback_effects, feedback_labels
 from spark_jobs.common.io import read_partition, write_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import COOKIE_FEATURES, SCORED_PAIRS
 from spark_jobs.graph.job import run_graph
 

@@ -11,10 +11,10 @@ import datetime as dt
 
 import pytest
 
-from idgraph.settings import load_settings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
 from spark_jobs.common.io import read_partition, write_partition
 from spark_jobs.common.optouts import OPTOUTS
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import COOKIE_FEATURES, SCORED_PAIRS
 from spark_jobs.graph.health import HEALTH, format_health
 from spark_jobs.graph.job import run_graph

@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from idgraph.settings import GraphSettings, load_settings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import GraphSettings, load_settings
 from spark_jobs.common.io import write_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.graph.gate import evaluate_gate
 from spark_jobs.graph.health import health_frame, health_row, score_figures, size_figures
 from training.train import train_and_decide

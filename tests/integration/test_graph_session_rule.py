@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from idgraph.settings import load_settings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
 from spark_jobs.common.evidence import EVIDENCE_COLUMNS, NO_HOP_GAP
 from spark_jobs.common.io import read_partition, write_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import CANDIDATE_PAIRS, COOKIE_FEATURES
 from spark_jobs.graph.job import run_graph
 

@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from idgraph.settings import load_settings
-from idgraph.settings.etl import DEV_IP_HASH_KEY
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
+from idgraph.core.settings.etl import DEV_IP_HASH_KEY
 from idgraph.simulator import simulate
 from spark_jobs.common.io import read_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.etl.job import RAW_FILES, classify_lines, run_etl
 from spark_jobs.etl.normalize import NETWORK_DOMAIN, hmac_pads
 

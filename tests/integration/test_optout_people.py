@@ -19,11 +19,11 @@ import httpx2 as httpx
 import pytest
 from redis_test_helpers import API_KEY, GRAPH_SCHEMA, live_http
 
-from idgraph.embedded import graph_server_config, start_server
-from idgraph.settings import AppSettings, load_settings
+from idgraph.core.embedded import graph_server_config, start_server
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings, load_settings
 from lookup_service.main import create_app
 from spark_jobs.common.io import read_partition, write_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import COOKIE_FEATURES, SCORED_PAIRS
 from spark_jobs.graph.drain import run_drain
 from spark_jobs.graph.job import run_graph

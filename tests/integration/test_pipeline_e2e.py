@@ -25,16 +25,16 @@ from typing import Any
 import pytest
 from pyspark.sql import functions as F
 
-from idgraph.embedded import free_port, start_server
+from idgraph.core.embedded import free_port, start_server
+from idgraph.core.lake import Lake
+from idgraph.core.model_registry import load_champion
+from idgraph.core.settings import AppSettings, load_settings
 from idgraph.pipeline import DAILY_STAGES, PUBLISH_STAGE, day_range, run_day
-from idgraph.settings import AppSettings, load_settings
 from idgraph.simulator import simulate
 from spark_jobs.common.io import read_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import IDENTITY_GRAPH, LINK_TYPES, missing_columns
 from spark_jobs.pair_scoring.scoring_job import NO_CHAMPION
 from training.evaluate import run_evaluation
-from training.registry import load_champion
 from training.train import run_training
 
 # The module fixture runs three days of every stage plus a training run: minutes, not seconds.

@@ -27,13 +27,13 @@ import pytest
 import redis
 from redis_test_helpers import API_KEY, DAY, graph_rows, live_http, write_day, write_live
 
-from idgraph import keyspace as ks
-from idgraph.embedded import graph_server_config, start_server
-from idgraph.settings import AppSettings, load_settings
+from idgraph.core import keyspace as ks
+from idgraph.core import versions
+from idgraph.core.embedded import graph_server_config, start_server
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings, load_settings
+from idgraph.core.stage import StageFailed
 from lookup_service.main import create_app
-from spark_jobs.common.paths import Lake
-from spark_jobs.common.stage import StageFailed
-from spark_jobs.graph import redis_loader as rl
 from spark_jobs.graph.drain import run_drain
 from spark_jobs.graph.publish import run_publish
 
@@ -94,7 +94,7 @@ def _cli_publish(lake: Path, port: int, day: dt.date, *extra: str) -> subprocess
 
 
 def _loading(client: Any) -> list[ks.GraphVersion]:
-    return [v for v in rl.registered_versions(client) if v.status == "loading"]
+    return [v for v in versions.registered_versions(client) if v.status == "loading"]
 
 
 def test_publish_killed_mid_write_frees_the_lock_and_is_cleaned_up(
@@ -136,7 +136,7 @@ def test_publish_killed_mid_write_frees_the_lock_and_is_cleaned_up(
                     time.sleep(0.002)
             proc.wait(timeout=30)
             killed_at = time.monotonic()
-            written = rl.count_fields(client, killed)
+            written = versions.count_fields(client, killed)
             # Killed before its switch: written, possibly whole (the workers outlive the
             # driver for a moment), but never live.
             assert 0 < written <= BIG, written
@@ -146,20 +146,22 @@ def test_publish_killed_mid_write_frees_the_lock_and_is_cleaned_up(
             # must remove their late keys too.)
 
             # The dead publisher's lock names it; a publish now is refused in one line.
-            holder = rl.lock_holder(client)
+            holder = versions.lock_holder(client)
             assert holder is not None and holder.owner.endswith(f":{proc.pid}")
             assert holder.day == DAY2.isoformat()
             assert 0 < holder.ttl_ms <= LOCK_TTL_S * 1000
-            with pytest.raises(rl.LockHeld, match=rf"holds the publish lock: \S+:{proc.pid} "):
-                rl.PublishLease(
-                    rl.RedisTarget(settings.redis.url or ""), ttl_s=LOCK_TTL_S, day="x"
+            with pytest.raises(
+                versions.LockHeld, match=rf"holds the publish lock: \S+:{proc.pid} "
+            ):
+                versions.PublishLease(
+                    versions.RedisTarget(settings.redis.url or ""), ttl_s=LOCK_TTL_S, day="x"
                 ).acquire()
 
             # Within one TTL of the kill the lock is gone by itself.
             while client.exists(ks.LOCK_KEY):
                 assert time.monotonic() - killed_at < LOCK_TTL_S + 1, "the lock did not expire"
                 time.sleep(0.05)
-            live, _, _ = rl.read_live(client)
+            live, _, _ = versions.read_live(client)
             assert live is not None and live.name == first  # never touched
 
             # The next publish takes over and says what it cleaned.
@@ -170,7 +172,7 @@ def test_publish_killed_mid_write_frees_the_lock_and_is_cleaned_up(
     assert second["abandoned_removed"] == killed.name
     assert second["cookies"] == BIG
     assert not client.exists(*killed.keys())
-    assert killed.name not in {v.name for v in rl.registered_versions(client)}
+    assert killed.name not in {v.name for v in versions.registered_versions(client)}
     assert client.get(ks.LOCK_KEY) is None
     # Readers were answered by a live version all along: the old one, then the new one.
     assert answers and {code for code, _ in answers} == {200}, answers[:5]
@@ -183,8 +185,8 @@ def test_held_lock_is_one_line_and_break_lock_takes_over(
 ) -> None:
     lake = Lake(str(tmp_path))
     settings = _settings(tmp_path, server.port)
-    target = rl.RedisTarget(f"redis://127.0.0.1:{server.port}")
-    lease = rl.PublishLease(target, ttl_s=LOCK_TTL_S, day="2024-01-04")
+    target = versions.RedisTarget(f"redis://127.0.0.1:{server.port}")
+    lease = versions.PublishLease(target, ttl_s=LOCK_TTL_S, day="2024-01-04")
     lease.acquire()  # a live publisher: its heartbeat keeps the lock past its TTL
     taken = time.monotonic()
     try:
@@ -211,13 +213,13 @@ def test_held_lock_is_one_line_and_break_lock_takes_over(
         while lease.lost is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert lease.lost is not None  # the broken holder knows it no longer holds the lock
-        with pytest.raises(rl.LockLost):
+        with pytest.raises(versions.LockLost):
             lease.check()
     finally:
         lease.release()
     client = redis.Redis(port=server.port)
-    live, _, _ = rl.read_live(client)
+    live, _, _ = versions.read_live(client)
     assert live is not None and live.name == summary["version"] and live.cookies == 60
     assert client.get(ks.LOCK_KEY) is None
-    with pytest.raises(rl.LockLost):  # a broken holder can no longer switch the live pointer
-        rl.switch_live(client, expected=None, live=live, previous=None, lock=lease)
+    with pytest.raises(versions.LockLost):  # a broken holder can no longer switch the live pointer
+        versions.switch_live(client, expected=None, live=live, previous=None, lock=lease)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
+from idgraph.core.stage import StageFailed
 from idgraph.pipeline import DAILY_STAGES, run_day
-from idgraph.settings import load_settings
 from idgraph.simulator import simulate
 from spark_jobs.common.io import read_partition
-from spark_jobs.common.paths import Lake
-from spark_jobs.common.stage import StageFailed
 from spark_jobs.graph.publish import run_publish
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from redis.cluster import RedisCluster
 from redis_test_helpers import API_KEY, DAY, LOGIN, graph_rows, valkey_cluster, write_day
 
-from idgraph import keyspace as ks
-from idgraph.settings import load_settings
+from idgraph.core import keyspace as ks
+from idgraph.core import versions
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
 from lookup_service.main import create_app
-from spark_jobs.common.paths import Lake
-from spark_jobs.graph import redis_loader as rl
 from spark_jobs.graph.publish import run_publish
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]
@@ -47,7 +47,7 @@ def test_cluster_publish_lookup_optout_rollback_failover(spark: Any, tmp_path: P
         second = run_publish(spark, settings, DAY + dt.timedelta(days=1)).summary
         assert first["write_mode"] == second["write_mode"] == "restore"  # RESTORE per node
         client = RedisCluster(host="127.0.0.1", port=servers[0].port)
-        live, previous, _ = rl.read_live(client)
+        live, previous, _ = versions.read_live(client)
         assert (live.name, previous.name) == (second["version"], first["version"])
         owners = {
             min(2, client.keyslot(ks.cookie_key(live.name, b)) // (16384 // 3))
@@ -68,7 +68,7 @@ def test_cluster_publish_lookup_optout_rollback_failover(spark: Any, tmp_path: P
             assert removed["removed"] == 2
             assert api.get("/v1/identity/site-0/ck-00000", headers=H).status_code == 404
 
-            rl.rollback(client, retired_ttl_s=60)
+            versions.rollback(client, retired_ttl_s=60)
             _until(
                 lambda: (
                     api.get("/v1/identity/site-2/ck-00005", headers=H).json().get("unified_id")

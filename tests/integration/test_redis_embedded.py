@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from idgraph import keyspace as ks
-from idgraph.embedded import redis_target, start_embedded
-from idgraph.settings import load_settings
+from idgraph.core import keyspace as ks
+from idgraph.core.embedded import redis_target, start_embedded
+from idgraph.core.settings import load_settings
 
 pytestmark = pytest.mark.redis
 

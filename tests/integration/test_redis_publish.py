@@ -17,14 +17,14 @@ import pytest
 import redis
 from redis_test_helpers import API_KEY, DAY, LOGIN, graph_rows, live_http, write_day
 
-from idgraph import keyspace as ks
-from idgraph.embedded import graph_server_config, start_server
-from idgraph.settings import AppSettings, load_settings
+from idgraph.core import keyspace as ks
+from idgraph.core import versions
+from idgraph.core.embedded import graph_server_config, start_server
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings, load_settings
+from idgraph.core.stage import StageFailed
 from lookup_service.main import create_app
 from spark_jobs.common.io import read_partition
-from spark_jobs.common.paths import Lake
-from spark_jobs.common.stage import StageFailed
-from spark_jobs.graph import redis_loader as rl
 from spark_jobs.graph.publish import check_gate, run_publish
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]
@@ -149,7 +149,7 @@ def test_publish_serve_optout_republish_rollback(spark: Any, tmp_path: Path, ser
         assert sum(r["found"] for r in result["results"]) == N - len(gone)
 
         # Rollback: day 1 again (its opted-out cookies stay removed), day 2 expiring.
-        live, retired = rl.rollback(client, retired_ttl_s=30)
+        live, retired = versions.rollback(client, retired_ttl_s=30)
         assert (live.name, retired.name) == (first.summary["version"], second.summary["version"])
         assert 0 < client.ttl(ks.cookie_key(retired.name, 0)) <= 30
         result = _batch(http, old)
@@ -160,7 +160,7 @@ def test_publish_serve_optout_republish_rollback(spark: Any, tmp_path: Path, ser
         assert result["graph_version"] == live.name
         assert sum(r["found"] for r in result["results"]) == N - len(gone)
         with pytest.raises(RuntimeError, match="no previous"):
-            rl.rollback(client, retired_ttl_s=30)
+            versions.rollback(client, retired_ttl_s=30)
 
 
 @pytest.mark.parametrize("write_mode", ["restore", "hset"])
@@ -191,9 +191,9 @@ def test_gate_and_failed_publish_leave_the_live_version(
     with pytest.raises(StageFailed, match="verification failed: 53 rows but 50 fields"):
         run_publish(spark, settings, day3)
 
-    live, _, _ = rl.read_live(client)
+    live, _, _ = versions.read_live(client)
     assert live is not None and live.name == first
-    assert [v.name for v in rl.registered_versions(client)] == [first]
+    assert [v.name for v in versions.registered_versions(client)] == [first]
     assert list(client.scan_iter(match="idg:c:20240107.*")) == []  # partial version removed
     assert client.get(ks.LOCK_KEY) is None
 

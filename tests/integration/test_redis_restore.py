@@ -15,10 +15,10 @@ import pyarrow as pa
 import pytest
 import redis
 
-from idgraph import keyspace as ks
-from idgraph import rdb_payload as rdb
-from idgraph.embedded import graph_server_config, start_server
-from spark_jobs.graph import redis_loader as rl
+from idgraph.core import keyspace as ks
+from idgraph.core import rdb_payload as rdb
+from idgraph.core import versions
+from idgraph.core.embedded import graph_server_config, start_server
 from spark_jobs.graph import writers
 
 pytestmark = [pytest.mark.redis]
@@ -134,7 +134,7 @@ def test_restore_and_hset_modes_leave_the_same_hashes(
     client: redis.Redis, server: Any, batch_fields: int
 ) -> None:
     batches, expected = _batches(random.Random(4))
-    target = rl.RedisTarget(f"redis://127.0.0.1:{server.port}")
+    target = versions.RedisTarget(f"redis://127.0.0.1:{server.port}")
     stats = {}
     for mode, version in (("restore", "20240105.1"), ("hset", "20240105.2")):
         writer = writers.bucket_writer(target, version, "cookie", batch_fields, mode)
@@ -158,7 +158,7 @@ def test_restore_replaces_a_partly_written_bucket(client: redis.Redis, server: A
     """A retried Spark task rewrites its buckets whole: no field of the failed try survives."""
     batches, expected = _batches(random.Random(5))
     client.hset(ks.cookie_key("20240105.1", 1), b"leftover", b"x")
-    target = rl.RedisTarget(f"redis://127.0.0.1:{server.port}")
+    target = versions.RedisTarget(f"redis://127.0.0.1:{server.port}")
     next(iter(writers.bucket_writer(target, "20240105.1", "cookie", 500)(iter(batches))))
     assert client.hgetall(ks.cookie_key("20240105.1", 1)) == expected[1]
 
@@ -171,7 +171,7 @@ def test_ungrouped_input_is_refused(server: Any) -> None:
             "value": pa.array([b"1", b"2", b"3"]),
         }
     )
-    target = rl.RedisTarget(f"redis://127.0.0.1:{server.port}")
+    target = versions.RedisTarget(f"redis://127.0.0.1:{server.port}")
     writer = writers.bucket_writer(target, "20240105.1", "cookie", 1)
     with pytest.raises(RuntimeError, match="not grouped by bucket"):
         next(iter(writer(iter(table.to_batches(max_chunksize=1)))))
@@ -185,7 +185,7 @@ def test_writer_falls_back_to_hset_when_restore_is_denied(
     )
     try:
         batches, expected = _batches(random.Random(6))
-        target = rl.RedisTarget(f"redis://no-restore:pw@127.0.0.1:{server.port}")
+        target = versions.RedisTarget(f"redis://no-restore:pw@127.0.0.1:{server.port}")
         with caplog.at_level(logging.WARNING, logger=writers.__name__):
             writer = writers.bucket_writer(target, "20240105.1", "cookie", 20_000, "restore")
             stats = next(iter(writer(iter(batches)))).to_pylist()[0]
@@ -200,4 +200,6 @@ def test_writer_falls_back_to_hset_when_restore_is_denied(
 
 def test_unknown_write_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="write_mode"):
-        writers.bucket_writer(rl.RedisTarget("redis://unused"), "20240105.1", "cookie", 1, "mset")
+        writers.bucket_writer(
+            versions.RedisTarget("redis://unused"), "20240105.1", "cookie", 1, "mset"
+        )

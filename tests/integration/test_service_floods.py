@@ -14,11 +14,11 @@ import pytest
 import redis
 from redis_test_helpers import API_KEY, live_http
 
-from idgraph import keyspace as ks
-from idgraph.embedded import graph_server_config, start_server
-from idgraph.settings import load_settings
+from idgraph.core import keyspace as ks
+from idgraph.core import versions
+from idgraph.core.embedded import graph_server_config, start_server
+from idgraph.core.settings import load_settings
 from lookup_service.main import create_app
-from spark_jobs.graph import redis_loader as rl
 
 pytestmark = pytest.mark.redis
 MB = 1 << 20
@@ -31,7 +31,7 @@ def base() -> Iterator[str]:
     client = redis.Redis(port=server.port)
     version = ks.GraphVersion("20240105.1", buckets=1, cookies=1)
     client.hset(*ks.cookie_location(version, "news.example", "ck-1"), ks.encode_value(UID, 0.9))
-    assert rl.switch_live(client, expected=None, live=version, previous=None)
+    assert versions.switch_live(client, expected=None, live=version, previous=None)
     settings = load_settings(
         redis={"url": f"redis://127.0.0.1:{server.port}", "request_timeout_ms": 3000,
                "socket_timeout_ms": 1000, "connect_timeout_ms": 1000},
@@ -145,7 +145,7 @@ def test_a_normal_batch_still_works(base: str) -> None:
 def test_oversized_headers_get_431_and_normal_ones_pass() -> None:
     import uvicorn
 
-    from idgraph.embedded import free_port
+    from idgraph.core.embedded import free_port
     from lookup_service.http import CappedHttpTools
 
     port = free_port()

@@ -14,9 +14,9 @@ import httpx2 as httpx
 import pytest
 import redis
 
-from idgraph import keyspace as ks
-from idgraph.embedded import free_port, start_embedded
-from spark_jobs.graph import redis_loader as rl
+from idgraph.core import keyspace as ks
+from idgraph.core import versions
+from idgraph.core.embedded import free_port, start_embedded
 
 pytestmark = pytest.mark.redis
 KEY = "workers-key"
@@ -28,7 +28,7 @@ def test_serve_with_workers_on_the_embedded_server(tmp_path: Path) -> None:
     version = ks.GraphVersion("20240105.1", buckets=2, cookies=2)
     for cookie, uid in (("ck-1", "u" + "ab" * 12), ("ck-2", "u" + "cd" * 12)):
         client.hset(*ks.cookie_location(version, "news.example", cookie), ks.encode_value(uid, 0.9))
-    assert rl.switch_live(client, expected=None, live=version, previous=None)
+    assert versions.switch_live(client, expected=None, live=version, previous=None)
     port = free_port()
     env = os.environ | {"IDGRAPH_API_KEYS": KEY}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
+from idgraph.core.settings import load_settings
 from idgraph.pipeline import DAILY_STAGES, day_range, run_day
-from idgraph.settings import load_settings
 from idgraph.simulator import simulate
 from training.train import run_training
 

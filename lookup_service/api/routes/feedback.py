@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from idgraph import keyspace as ks
+from idgraph.core import keyspace as ks
 from lookup_service.api.deps import FeedbackKeyDep, MetricsDep, SettingsDep, StoreDep
 from lookup_service.api.errors import ERROR_RESPONSES
 from lookup_service.metrics import Metrics

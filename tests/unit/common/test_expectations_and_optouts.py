@@ -7,11 +7,11 @@ import datetime as dt
 import great_expectations as gx
 import pytest
 
+from idgraph.core.lake import Lake
+from idgraph.core.stage import StageFailed
 from spark_jobs.common.expectations import check_suite
 from spark_jobs.common.io import write_partition
 from spark_jobs.common.optouts import drop_opted_out, read_optouts
-from spark_jobs.common.paths import Lake
-from spark_jobs.common.stage import StageFailed
 
 pytestmark = pytest.mark.spark
 

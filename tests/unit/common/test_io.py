@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from idgraph.core.lake import Lake
 from spark_jobs.common.io import list_partitions, read_partition, read_range, write_partition
-from spark_jobs.common.paths import Lake
 
 pytestmark = pytest.mark.spark
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from idgraph.settings import EtlSettings, UnknownSettingError, load_settings
-from idgraph.settings.environment import NOT_SETTINGS
-from spark_jobs.common.paths import Lake
+from idgraph.core.lake import Lake
+from idgraph.core.settings import EtlSettings, UnknownSettingError, load_settings
+from idgraph.core.settings.environment import NOT_SETTINGS
 
 
 def test_env_overrides_and_cli_overrides(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,12 +10,12 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 from test_features import H1, H2, at, visit, visits_df
 
-from idgraph.settings import load_settings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
+from idgraph.core.stage import StageFailed
 from spark_jobs.common.expectations import check_suite
 from spark_jobs.common.io import list_partitions, read_partition, write_partition
 from spark_jobs.common.optouts import OPTOUTS
-from spark_jobs.common.paths import Lake
-from spark_jobs.common.stage import StageFailed
 from spark_jobs.etl.features_expectations import SUITE_NAME, cookie_features_expectations
 from spark_jobs.etl.features_job import DAILY_TABLE, FEATURES_TABLE, run_features
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from idgraph.settings import load_settings
-from spark_jobs.common.stage import StageFailed
+from idgraph.core.settings import load_settings
+from idgraph.core.stage import StageFailed
 from spark_jobs.etl.job import check_ip_hash_key, run_etl
 
 
@@ -30,7 +30,7 @@ def test_a_real_key_or_a_local_lake_is_accepted(tmp_path) -> None:  # type: igno
 
 
 def test_the_key_never_shows_in_the_refusal(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from idgraph.settings.etl import DEV_IP_HASH_KEY
+    from idgraph.core.settings.etl import DEV_IP_HASH_KEY
 
     monkeypatch.setenv("IDGRAPH_LAKE_ROOT", "s3://prod-bucket/lake")
     with pytest.raises(StageFailed) as caught:

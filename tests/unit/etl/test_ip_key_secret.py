@@ -16,10 +16,10 @@ import pytest
 from botocore.stub import Stubber
 from pydantic import ValidationError
 
-from idgraph.settings import AwsSettings, load_settings
-from idgraph.settings.etl import DEV_IP_HASH_KEY
+from idgraph.core.settings import AwsSettings, load_settings
+from idgraph.core.settings.etl import DEV_IP_HASH_KEY
+from idgraph.core.stage import StageFailed
 from idgraph.submit.emr import spark_submit_parameters
-from spark_jobs.common.stage import StageFailed
 from spark_jobs.etl.ip_key import resolve_ip_hash_key, secret_region
 from spark_jobs.etl.job import run_etl
 

@@ -10,7 +10,7 @@ import json
 import pytest
 from pyspark.sql import functions as F
 
-from idgraph.settings import load_settings
+from idgraph.core.settings import load_settings
 from spark_jobs.etl import rules
 from spark_jobs.etl.job import classify_lines
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from idgraph.embedded import graph_server_config, start_server
+from idgraph.core.embedded import graph_server_config, start_server
 
 
 @pytest.fixture()

@@ -11,12 +11,12 @@ import pytest
 import redis
 from pyspark.sql import DataFrame
 
-from idgraph import keyspace as ks
-from idgraph.settings import load_settings
+from idgraph.core import keyspace as ks
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
 from spark_jobs.common.feedback import feedback_labels
 from spark_jobs.common.feedback_drain import drain_feedback
 from spark_jobs.common.io import write_partition
-from spark_jobs.common.paths import Lake
 from training import examples as ex
 from training.dataset import TRAIN, SplitDates
 from training.train import _label_counts, build_snapshot_examples

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import redis
 
-from idgraph import keyspace as ks
-from idgraph.settings import load_settings
+from idgraph.core import keyspace as ks
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
 from spark_jobs.common.feedback import cannot_links, feedback_labels, read_feedback
 from spark_jobs.common.feedback_drain import drain_feedback
-from spark_jobs.common.paths import Lake
 
 pytestmark = [pytest.mark.spark, pytest.mark.redis]
 D1, D2 = dt.date(2026, 5, 1), dt.date(2026, 5, 2)

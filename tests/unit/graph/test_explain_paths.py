@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from idgraph.settings import GraphSettings
+from idgraph.core.settings import GraphSettings
 from spark_jobs.graph.explain import (
     LOGIN,
     SCORED,

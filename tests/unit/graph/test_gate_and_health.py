@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from idgraph.settings import GraphSettings
+from idgraph.core.settings import GraphSettings
 from spark_jobs.graph.gate import evaluate_gate
 from spark_jobs.graph.health import (
     HEALTH,

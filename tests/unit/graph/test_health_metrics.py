@@ -14,7 +14,7 @@ import pytest
 import urllib3.util.connection
 from pyspark.sql import Row
 
-from idgraph.settings import AwsSettings, load_settings
+from idgraph.core.settings import AwsSettings, load_settings
 from spark_jobs.graph.metrics import emit_health_metrics, health_metric_data
 
 DAY = dt.date(2024, 3, 5)

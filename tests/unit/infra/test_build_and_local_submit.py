@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from idgraph.build_emr import pack_venv
-from idgraph.settings import SparkSettings, load_settings
-from idgraph.settings.process_env import process_env
+from idgraph.core.settings import SparkSettings, load_settings
+from idgraph.core.settings.process_env import process_env
 from idgraph.submit import plan_jobs
 from idgraph.submit.local import build_command, build_env, spark_submit_path
 
@@ -89,7 +89,7 @@ def test_the_process_environment_is_set_without_pyspark() -> None:
     """One function owns it; the test suite, build_spark and the CLI call it before a JVM."""
     code = (
         "import os, sys\n"
-        "from idgraph.settings.process_env import configure_process_env, process_env\n"
+        "from idgraph.core.settings.process_env import configure_process_env, process_env\n"
         "os.environ['SPARK_LOCAL_IP'] = '10.0.0.1'\n"
         "configure_process_env()\n"
         "assert 'pyspark' not in sys.modules, 'process_env imported pyspark'\n"

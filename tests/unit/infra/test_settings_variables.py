@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from idgraph.settings import setting_variables
-from idgraph.settings.environment import NOT_SETTINGS
+from idgraph.core.settings import setting_variables
+from idgraph.core.settings.environment import NOT_SETTINGS
 from tests.unit.infra.paths import ROOT
 from tests.unit.infra.test_repository_stands_alone import tracked_files
 
@@ -41,7 +41,7 @@ def test_every_idgraph_variable_named_in_the_repository_is_known() -> None:
     unknown = {name: sorted(where) for name, where in named.items() if name not in known}
     assert not unknown, (
         "IDGRAPH_* names that are no setting: make them settings, or list them in "
-        f"idgraph/settings/environment.py NOT_SETTINGS (and docs/cli.md): {unknown}"
+        f"idgraph/core/settings/environment.py NOT_SETTINGS (and docs/cli.md): {unknown}"
     )
 
 
@@ -52,7 +52,7 @@ def test_the_listed_non_settings_are_used_and_documented() -> None:
         users = {
             where
             for where in named.get(name, set())
-            if where != "idgraph/settings/environment.py" and not where.startswith("docs/")
+            if where != "idgraph/core/settings/environment.py" and not where.startswith("docs/")
         }
         assert users, f"{name} is listed in NOT_SETTINGS but nothing reads it"
         assert f"`{name}`" in cli_doc, f"{name} is not in docs/cli.md#settings"

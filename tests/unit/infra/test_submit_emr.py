@@ -19,7 +19,7 @@ from moto.emrserverless.models import EMRServerlessBackend, emrserverless_backen
 from typer.testing import CliRunner
 
 from idgraph.cli import app
-from idgraph.settings import AwsSettings, load_settings
+from idgraph.core.settings import AwsSettings, load_settings
 from idgraph.submit import SubmitFailed, Target, plan_jobs, run_jobs
 from idgraph.submit.emr import job_run_request, spark_submit_parameters
 

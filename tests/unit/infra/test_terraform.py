@@ -152,7 +152,7 @@ def test_valkey_is_a_multi_az_encrypted_cluster_with_the_listpack_layout() -> No
 
 def test_parameter_group_admits_the_buckets_the_loader_writes() -> None:
     """The loader cannot CONFIG SET on ElastiCache: the parameter group must already be enough."""
-    from idgraph.settings import RedisSettings
+    from idgraph.core.settings import RedisSettings
 
     redis = RedisSettings()
     variables = _blocks(_load(TERRAFORM / "modules" / "redis" / "variables.tf"), "variable")

@@ -8,7 +8,7 @@ import string
 
 import pytest
 
-from idgraph import keyspace as ks
+from idgraph.core import keyspace as ks
 
 LOGIN = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 

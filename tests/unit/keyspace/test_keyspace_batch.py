@@ -8,8 +8,8 @@ import random
 import pyarrow as pa
 import pytest
 
-from idgraph import keyspace as ks
-from idgraph import keyspace_batch as kb
+from idgraph.core import keyspace as ks
+from idgraph.core import keyspace_batch as kb
 
 
 def _scalar(batch: pa.RecordBatch, buckets: int) -> list[tuple[int, bytes, bytes]]:

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from idgraph import rdb_payload as rdb
+from idgraph.core import rdb_payload as rdb
 
 
 def _crc64_bitwise(data: bytes) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from idgraph.embedded import graph_server_config, start_server
+from idgraph.core.embedded import graph_server_config, start_server
 
 
 @pytest.fixture()

@@ -8,9 +8,9 @@ from typing import Any
 
 import redis
 
-from idgraph import keyspace as ks
-from idgraph.settings import RedisSettings, load_settings
-from spark_jobs.graph import redis_loader as rl
+from idgraph.core import keyspace as ks
+from idgraph.core import versions
+from idgraph.core.settings import RedisSettings, load_settings
 
 API_KEY = "test-key-1"
 LOGIN = "ab" * 32
@@ -51,9 +51,9 @@ def write_graph(
     for login, cookies in (logins or {}).items():
         key, field = ks.login_location(version, login)  # type: ignore[misc]
         client.hset(key, field, ks.encode_digests(ks.cookie_digest(s, c) for s, c in cookies))
-    live, _, raw = rl.read_live(client)
+    live, _, raw = versions.read_live(client)
     previous = dataclasses.replace(live, status="previous") if live else None
-    assert rl.switch_live(client, expected=raw, live=version, previous=previous)
+    assert versions.switch_live(client, expected=raw, live=version, previous=previous)
     return version
 
 

@@ -10,7 +10,7 @@ import redis
 from fastapi.testclient import TestClient
 from lookup_service_helpers import API_KEY, LOGIN, ROWS, service_settings, write_graph
 
-from idgraph import keyspace as ks
+from idgraph.core import keyspace as ks
 from lookup_service.main import create_app
 from lookup_service.models import Eids, Identity
 

@@ -1,7 +1,7 @@
 """An opt-out removes people: every cookie of the unified ids it touches (real valkey-server).
 
 The service (async) and the publish stage (sync, ``optouts_drain.apply_optouts``) delete by
-the same rule, ``idgraph.optout_rule``; both are run here against the same graph.
+the same rule, ``idgraph.core.optout_rule``; both are run here against the same graph.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import redis
 from fastapi.testclient import TestClient
 from lookup_service_helpers import API_KEY, service_settings, write_graph
 
-from idgraph import keyspace as ks
+from idgraph.core import keyspace as ks
 from lookup_service.main import create_app
 from spark_jobs.common.optouts_drain import apply_optouts
 

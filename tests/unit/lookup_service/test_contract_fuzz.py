@@ -20,7 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from lookup_service_helpers import API_KEY, LOGIN, ROWS, service_settings, write_graph
 
-from idgraph.embedded import graph_server_config, start_server
+from idgraph.core.embedded import graph_server_config, start_server
 from lookup_service.main import create_app
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "integration"))

@@ -17,7 +17,7 @@ from lookup_service_helpers import (
     write_graph,
 )
 
-from idgraph.embedded import graph_server_config, start_server
+from idgraph.core.embedded import graph_server_config, start_server
 from lookup_service.main import create_app
 
 pytestmark = pytest.mark.redis

@@ -11,9 +11,9 @@ import redis
 from fastapi.testclient import TestClient
 from lookup_service_helpers import API_KEY, ROWS, service_settings, write_graph
 
-from idgraph import keyspace as ks
-from idgraph.embedded import start_embedded
-from idgraph.settings import load_settings
+from idgraph.core import keyspace as ks
+from idgraph.core.embedded import start_embedded
+from idgraph.core.settings import load_settings
 from lookup_service.main import create_app
 from lookup_service.models import FeedbackResponse
 

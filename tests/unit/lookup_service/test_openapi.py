@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from idgraph.settings import load_settings
+from idgraph.core.settings import load_settings
 from lookup_service.main import create_app
 
 

@@ -9,8 +9,8 @@ import redis
 from fastapi.testclient import TestClient
 from lookup_service_helpers import API_KEY, ROWS, service_settings, write_graph
 
-from idgraph.settings import load_settings, settings_from_json, settings_json
-from idgraph.settings.environment import SETTINGS_JSON_ENV
+from idgraph.core.settings import load_settings, settings_from_json, settings_json
+from idgraph.core.settings.environment import SETTINGS_JSON_ENV
 from lookup_service.main import create_served_app
 
 

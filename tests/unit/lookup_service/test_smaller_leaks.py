@@ -23,9 +23,9 @@ import redis
 from fastapi.testclient import TestClient
 from lookup_service_helpers import API_KEY, ROWS, service_settings, write_graph
 
-from idgraph.embedded import free_port
-from idgraph.redaction import redact
-from idgraph.settings import load_settings
+from idgraph.core.embedded import free_port
+from idgraph.core.redaction import redact
+from idgraph.core.settings import load_settings
 from lookup_service.main import create_app
 
 pytestmark = pytest.mark.redis

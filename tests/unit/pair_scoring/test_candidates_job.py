@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 from pair_world import cookie
 
-from idgraph.settings import load_settings
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
+from idgraph.core.stage import StageFailed
 from spark_jobs.common.io import read_partition, write_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import CANDIDATE_PAIRS, missing_columns
-from spark_jobs.common.stage import StageFailed
 from spark_jobs.pair_scoring.candidates_job import run_candidates
 
 pytestmark = pytest.mark.spark

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from idgraph.settings import load_settings
-from spark_jobs.common.paths import Lake
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
 from spark_jobs.etl.panel import read_panel, run_panel
 
 D = dt.date(2026, 3, 1)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from idgraph.settings import load_settings
+from idgraph.core.settings import load_settings
 from training.dataset import TEST, TRAIN, VALIDATION, SplitDates
 from training.examples import PANEL, labelled_candidates, panel_splits, select_examples
 from training.train import _threshold_pairs

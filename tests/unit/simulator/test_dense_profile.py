@@ -167,8 +167,8 @@ def test_cli_dense_profile_defaults_to_a_small_world(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from idgraph.cli import app
-    from idgraph.settings import load_settings
-    from idgraph.settings.simulator import DENSE_PEOPLE
+    from idgraph.core.settings import load_settings
+    from idgraph.core.settings.simulator import DENSE_PEOPLE
 
     result = CliRunner().invoke(
         app,

@@ -110,8 +110,8 @@ def test_candidate_recall_and_naive_rule(spark):
 
 def _hand_built_lake(spark, root):
     """Four cookies of two people, their candidate and scored pairs, on 2026-01-10."""
+    from idgraph.core.lake import Lake
     from spark_jobs.common.io import write_partition
-    from spark_jobs.common.paths import Lake
 
     day = dt.date(2026, 1, 10)
     lake = Lake(str(root))
@@ -156,7 +156,7 @@ def _hand_built_lake(spark, root):
 
 
 def test_evaluate_day_on_a_hand_built_lake(spark, tmp_path):
-    from idgraph.settings import load_settings
+    from idgraph.core.settings import load_settings
     from spark_jobs.common.io import write_partition
     from training.evaluate import evaluate_day
 
@@ -326,7 +326,7 @@ def test_evaluation_goes_under_the_lake_not_over_the_committed_figures(
 
     import idgraph.pipeline
     from idgraph.cli import app
-    from idgraph.settings import load_settings
+    from idgraph.core.settings import load_settings
     from training.evaluate import run_evaluation
 
     committed = COMMITTED.read_bytes()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from idgraph.settings import load_settings
+from idgraph.core.settings import load_settings
 from training.failure import explain_failure
 
 SETTINGS = load_settings(

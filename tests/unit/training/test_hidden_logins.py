@@ -152,8 +152,8 @@ def _register_champion(settings) -> str:
     import mlflow.xgboost
     import xgboost as xgb
 
+    from idgraph.core import model_registry as registry
     from spark_jobs.pair_scoring.pair_features import model_features
-    from training import registry
 
     columns = model_features(settings.training.excluded_features)
     rng = np.random.default_rng(SEED)
@@ -179,11 +179,11 @@ def _register_champion(settings) -> str:
 
 @pytest.mark.timeout(600)
 def test_hide_logins_rebuild_is_reproducible_and_never_sees_the_hidden_logins(spark, tmp_path):
+    from idgraph.core.lake import Lake
+    from idgraph.core.settings import load_settings
     from idgraph.pipeline import DAILY_STAGES, run_day
-    from idgraph.settings import load_settings
     from idgraph.simulator import simulate
     from spark_jobs.common.io import path_exists, read_partition, read_table, write_partition
-    from spark_jobs.common.paths import Lake
     from training.hidden_logins import generic_hashes, run_hidden_logins
 
     root = str(tmp_path / "lake")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from idgraph.settings import TrainingSettings
+from idgraph.core.model_registry import decide
+from idgraph.core.settings import TrainingSettings
 from training.metrics import Bin, average_precision, choose_threshold, prf, wilson_lower
 from training.model import scale_pos_weight
-from training.registry import decide
 
 
 def _bins(scores: np.ndarray, labels: np.ndarray, step: float = 0.001) -> list[Bin]:

@@ -15,13 +15,13 @@ import pytest
 import xgboost as xgb
 from pyspark.sql import functions as F
 
-from idgraph.settings import load_settings
+from idgraph.core import model_registry as registry
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
 from spark_jobs.common.io import read_partition
-from spark_jobs.common.paths import Lake
 from spark_jobs.common.schemas import PAIR_KEYS, SCORED_PAIRS
 from spark_jobs.pair_scoring.scoring import broadcast_booster, score_pairs
 from spark_jobs.pair_scoring.scoring_job import NO_CHAMPION, run_scoring
-from training import registry
 from training.model import fit_classifier
 from training.train import train_and_decide
 

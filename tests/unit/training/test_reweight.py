@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from idgraph.settings import load_settings
-from spark_jobs.common.paths import Lake
+from idgraph.core.lake import Lake
+from idgraph.core.settings import load_settings
 from training import reweight as rw
 from training.train import train_and_decide
 

@@ -1,6 +1,6 @@
 """``keyspace``'s cookie encoding for a whole Arrow batch: the same bytes, vectorised.
 
-``idgraph.keyspace`` stays the definition (pure Python, imported by the lookup service,
+``idgraph.core.keyspace`` stays the definition (pure Python, imported by the lookup service,
 which has no numpy); this module produces byte-identical output for the Spark loader at a
 fraction of the per-row cost, and ``tests/unit/keyspace/test_keyspace_batch.py`` checks it
 against the scalar functions row by row.
@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from idgraph import keyspace as ks
+from idgraph.core import keyspace as ks
 
 _UID_LENGTH = 25  # "u" + 24 hex: spark_jobs.graph.stable_ids
 _HID_LENGTH = 13  # "h" + 12 hex

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import field_validator
 
-from idgraph.settings.base import IdgraphSettings, settings_config
+from idgraph.core.settings.base import IdgraphSettings, settings_config
 
 
 class LakeSettings(IdgraphSettings):

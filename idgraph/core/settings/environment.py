@@ -17,7 +17,7 @@ ENV_PREFIX = "IDGRAPH_"
 
 SETTINGS_JSON_ENV = "IDGRAPH_SETTINGS_JSON"
 """The settings ``idgraph serve`` validated, as JSON, for its uvicorn workers (one variable
-rather than one per setting: see ``idgraph.settings.settings_json``)."""
+rather than one per setting: see ``idgraph.core.settings.settings_json``)."""
 
 NOT_SETTINGS: Mapping[str, str] = {
     SETTINGS_JSON_ENV: "set by `idgraph serve` for its workers: every setting, as JSON",
@@ -87,5 +87,5 @@ def check_environment(environ: Mapping[str, str], concerns: Iterable[type[BaseSe
         hint = f"did you mean {match}?" if match else "no setting is close"
         lines.append(f"{name} is not a setting: {hint}")
     raise UnknownSettingError(
-        "; ".join(lines) + " (settings: idgraph/settings/, docs/cli.md#settings)"
+        "; ".join(lines) + " (settings: idgraph/core/settings/, docs/cli.md#settings)"
     )

@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from idgraph.settings.base import IdgraphSettings, settings_config
+from idgraph.core.settings.base import IdgraphSettings, settings_config
 
 
 class GraphSettings(IdgraphSettings):

@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field, SecretStr, field_validator
 
-from idgraph.settings.base import IdgraphSettings, settings_config
+from idgraph.core.settings.base import IdgraphSettings, settings_config
 
 DEV_IP_HASH_KEY = "idgraph-local-dev-key-change-me"
 """The development key: public, so the ETL refuses it for any lake but a local one."""

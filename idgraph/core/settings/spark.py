@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from idgraph.settings.base import IdgraphSettings, settings_config
+from idgraph.core.settings.base import IdgraphSettings, settings_config
 
 
 class SparkSettings(IdgraphSettings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from idgraph.settings.base import IdgraphSettings, settings_config
+from idgraph.core.settings.base import IdgraphSettings, settings_config
 
 BLOCKING_KEY_NAMES = ("ip", "ip_hour", "ip_day", "ip6_prefix", "prefix_ua", "prefix_term")
 

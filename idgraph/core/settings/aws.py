@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from idgraph.settings.base import IdgraphSettings, settings_config
+from idgraph.core.settings.base import IdgraphSettings, settings_config
 
 
 def _s3_prefix(value: str | None) -> str | None:

@@ -16,22 +16,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from idgraph.settings.aws import AwsSettings
-from idgraph.settings.base import IdgraphSettings
-from idgraph.settings.environment import (
+from idgraph.core.settings.aws import AwsSettings
+from idgraph.core.settings.base import IdgraphSettings
+from idgraph.core.settings.environment import (
     UnknownSettingError,
     check_environment,
     setting_env_names,
 )
-from idgraph.settings.etl import EtlSettings
-from idgraph.settings.graph import GraphSettings
-from idgraph.settings.lake import LakeSettings
-from idgraph.settings.pairs import PairSettings
-from idgraph.settings.redis import RedisSettings
-from idgraph.settings.service import ServiceSettings
-from idgraph.settings.simulator import SimulatorSettings
-from idgraph.settings.spark import SparkSettings
-from idgraph.settings.training import TrainingSettings
+from idgraph.core.settings.etl import EtlSettings
+from idgraph.core.settings.graph import GraphSettings
+from idgraph.core.settings.lake import LakeSettings
+from idgraph.core.settings.pairs import PairSettings
+from idgraph.core.settings.redis import RedisSettings
+from idgraph.core.settings.service import ServiceSettings
+from idgraph.core.settings.simulator import SimulatorSettings
+from idgraph.core.settings.spark import SparkSettings
+from idgraph.core.settings.training import TrainingSettings
 
 __all__ = [
     "AppSettings",

@@ -19,8 +19,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from idgraph.settings import AppSettings, TrainingSettings
-from spark_jobs.common.paths import Lake
+from idgraph.core.lake import Lake
+from idgraph.core.settings import AppSettings, TrainingSettings
 
 if TYPE_CHECKING:
     import xgboost as xgb

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Mapping
 from typing import Any
 
-from idgraph import keyspace as ks
+from idgraph.core import keyspace as ks
 
 Locations = list[tuple[bytes, bytes]]
 """``(key, field)`` pairs: reads to ``HGET`` in one round, or deletes."""

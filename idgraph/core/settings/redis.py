@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from idgraph.settings.base import IdgraphSettings, settings_config
+from idgraph.core.settings.base import IdgraphSettings, settings_config
 
 
 class RedisSettings(IdgraphSettings):

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from idgraph.core.lake import Lake
+
 log = logging.getLogger(__name__)
 
 _STATE_FILE = "server.json"
@@ -181,8 +183,6 @@ def start_embedded(
     Returns:
         The server handle; ``stop()`` it when done (a no-op for a reused server).
     """
-    from spark_jobs.common.paths import Lake  # pure string handling, no pyspark
-
     data_dir = Path(Lake(lake_root).local_path("redis")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(data_dir / _LOCK_FILE, "w") as lock:
