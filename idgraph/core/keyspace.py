@@ -381,11 +381,19 @@ def optout_entry(
 
 def parse_optout(fields: dict[Any, Any]) -> dict[str, str]:
     """Stream entry (bytes or str keys/values) -> ``optout_entry`` mapping."""
-    text = {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-        for k, v in fields.items()
-    }
-    return {name: text.get(name, "") for name in OPTOUT_FIELDS}
+    return _stream_fields(fields, OPTOUT_FIELDS, errors="strict")
+
+
+def _stream_fields(
+    fields: dict[Any, Any], names: tuple[str, ...], *, errors: str
+) -> dict[str, str]:
+    """``names`` of a stream entry as text (bytes decoded with ``errors``; absent: empty)."""
+
+    def text(x: Any) -> Any:
+        return x.decode(errors=errors) if isinstance(x, bytes) else x
+
+    decoded = {text(k): text(v) for k, v in fields.items()}
+    return {name: decoded.get(name, "") for name in names}
 
 
 FEEDBACK_VERDICTS = ("different_people", "same_person")
@@ -451,13 +459,7 @@ def feedback_entry(
 
 def parse_feedback(fields: dict[Any, Any]) -> dict[str, str]:
     """Stream entry (bytes or str keys/values) -> ``feedback_entry`` mapping (absent: empty)."""
-    text = {
-        (k.decode(errors="replace") if isinstance(k, bytes) else k): (
-            v.decode(errors="replace") if isinstance(v, bytes) else v
-        )
-        for k, v in fields.items()
-    }
-    return {name: text.get(name, "") for name in FEEDBACK_FIELDS}
+    return _stream_fields(fields, FEEDBACK_FIELDS, errors="replace")
 
 
 def feedback_rate_key(key_id: str, window: int) -> str:
